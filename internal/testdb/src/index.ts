@@ -1,0 +1,10 @@
+export { type DatabaseServer, type ServerKind, startDatabaseServer } from "./database-server.js";
+export {
+  type EmbeddedServer,
+  type EmbeddedServerOptions,
+  findFreePort,
+  removeLeftoverDataDirs,
+  startEmbeddedServer,
+} from "./embedded-server.js";
+export { quoteIdent } from "./identifiers.js";
+export { createTestDatabase, openExternalWriter, type TestDatabase } from "./test-database.js";
