@@ -45,13 +45,12 @@ export async function openDemoDatabase(databaseUrl = process.env.DATABASE_URL): 
     async close() {
       if (closed) return;
       closed = true;
-      try {
+      // An embedded server goes away with its data directory; on the user's server drop what we created.
+      if (embedded) await embedded.stop();
+      else
         await withClient(adminUrl, (client) =>
           client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`),
         );
-      } finally {
-        await embedded?.stop();
-      }
     },
   };
 }

@@ -32,7 +32,7 @@ async function stop(code: number): Promise<never> {
           dim(`   stopped the apps and removed the demo database (${ms(performance.now() - started)})`),
         );
     } catch (error) {
-      console.error(red(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`));
+      console.error(red(`cleanup failed: ${error instanceof Error ? error.stack : String(error)}`));
       code = code || 1;
     }
   })();
@@ -65,5 +65,6 @@ if (!flags.serve) await stop(0);
 
 console.log("");
 console.log(bold("Serving (Ctrl-C to stop):"));
-for (const r of tour!.running) console.log(`   ${r.stepId.padEnd(10)} ${r.url}`);
-console.log(`   write from another terminal:  psql '${tour!.database.url}'`);
+for (const r of tour!.running) console.log(`   ${r.stepId.padEnd(10)} curl '${r.url}${r.step.path}'`);
+console.log(`   change data as another service would:  psql '${tour!.database.url}'`);
+console.log(dim("      e.g. UPDATE users SET name = 'Countess of Lovelace' WHERE id = 1;  then curl again"));

@@ -18,7 +18,7 @@ export interface Tour {
   /** Every runnable step showed a miss, a hit, an invalidation and a fresh read. */
   readonly ok: boolean;
   /** The apps, still listening. */
-  readonly running: readonly (ExampleApp & { url: string; stepId: string })[];
+  readonly running: readonly (ExampleApp & { url: string; stepId: string; step: TourStep })[];
   readonly database: DemoDatabase;
   /** Close the apps, drop the demo database, stop the server if the tour started it. Idempotent. */
   close(): Promise<void>;
@@ -34,7 +34,7 @@ export async function runTour(options: TourOptions = {}): Promise<Tour> {
   );
   write("");
   const database = await openDemoDatabase(options.databaseUrl);
-  const running: (ExampleApp & { url: string; stepId: string })[] = [];
+  const running: (ExampleApp & { url: string; stepId: string; step: TourStep })[] = [];
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
@@ -58,7 +58,7 @@ export async function runTour(options: TourOptions = {}): Promise<Tour> {
       for (const [i, step] of steps.entries()) {
         const outcome = await runStep(step, i + 1, steps.length, database.url, writer, write);
         results.push(outcome.result);
-        if (outcome.running) running.push({ ...outcome.running, stepId: step.id });
+        if (outcome.running) running.push({ ...outcome.running, stepId: step.id, step });
       }
     } finally {
       await writer.end();

@@ -23,6 +23,8 @@ export function buildApp({ databaseUrl, logger = false }: AppOptions): {
 
   // Create the Fastify app: connect the listener at startup, close it (and the pool) on app close.
   const app = Fastify({ logger });
+  // An idle pooled connection can be closed by the server (restart, admin); without a handler that crashes the process.
+  pool.on("error", (error) => app.log.warn({ err: error }, "idle database connection closed"));
   app.addHook("onReady", async () => {
     // Resolves once LISTEN is established.
     await listener.connect();
