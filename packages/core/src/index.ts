@@ -1,1 +1,1 @@
-export {};
+export * from "./triggers/index.js";
