@@ -34,6 +34,12 @@ export const INSTALLED_FUNCTIONS = [
 /** Serialises concurrent installs (several app instances starting at once). */
 export const INSTALL_LOCK_KEY = 0x70676377; // "pgcw"
 
+/**
+ * The trigger function's OID (NULL if not installed), looked up in the catalog rather than with
+ * to_regprocedure(), which needs USAGE on the schema: any role may read status.
+ */
+export const NOTIFY_FUNCTION_OID = `(SELECT p.oid FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace WHERE pn.nspname = '${TRIGGER_SCHEMA}' AND p.proname = 'notify_change' AND p.pronargs = 0)`;
+
 /** SQL that yields a trigger's channel from pg_trigger.tgargs (first argument, server encoding). */
 export const TRIGGER_CHANNEL_EXPRESSION =
   "pg_catalog.convert_from(pg_catalog.substr(t.tgargs, 1, pg_catalog.position(t.tgargs, pg_catalog.decode('00', 'hex')) - 1), pg_catalog.getdatabaseencoding())";

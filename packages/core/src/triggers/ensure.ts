@@ -4,7 +4,7 @@ import { toChannel } from "./channel.js";
 import { inTransaction, type TriggerClient } from "./client.js";
 import {
   FUNCTION_COMMENT,
-  NOTIFY_FUNCTION,
+  NOTIFY_FUNCTION_OID,
   SETUP_STATEMENTS,
   TRIGGER_NAME,
   TRIGGER_TYPE,
@@ -25,7 +25,7 @@ export interface EnsureTriggersResult {
 
 async function functionsAreCurrent(connection: ClientBase): Promise<boolean> {
   const { rows } = await connection.query<{ comment: string | null }>(
-    `SELECT pg_catalog.obj_description(pg_catalog.to_regprocedure('${NOTIFY_FUNCTION}')::oid, 'pg_proc') AS comment`,
+    `SELECT pg_catalog.obj_description(${NOTIFY_FUNCTION_OID}, 'pg_proc') AS comment`,
   );
   return rows[0]?.comment === FUNCTION_COMMENT;
 }
@@ -45,7 +45,7 @@ async function tablesInPlace(
        JOIN pg_catalog.pg_class mc ON mc.oid = m.relid AND mc.relkind IN ('r', 'p')
        LEFT JOIN pg_catalog.pg_trigger t
               ON t.tgrelid = m.relid AND t.tgname = $4
-             AND t.tgfoid = pg_catalog.to_regprocedure('${NOTIFY_FUNCTION}')::oid
+             AND t.tgfoid = ${NOTIFY_FUNCTION_OID}
       GROUP BY i.ord
      HAVING pg_catalog.bool_and(
               t.oid IS NOT NULL AND t.tgenabled = 'O' AND t.tgtype = ${TRIGGER_TYPE}

@@ -3,7 +3,7 @@ import { toChannel } from "./channel.js";
 import { type TriggerClient, withConnection } from "./client.js";
 import {
   INSTALL_REVISION,
-  NOTIFY_FUNCTION,
+  NOTIFY_FUNCTION_OID,
   TRIGGER_CHANNEL_EXPRESSION,
   TRIGGER_TYPE,
 } from "./definitions.js";
@@ -63,7 +63,7 @@ interface UnwatchedRow {
   channel: string;
 }
 
-const FUNCTION_OID = `pg_catalog.to_regprocedure('${NOTIFY_FUNCTION}')::oid`;
+const FUNCTION_OID = NOTIFY_FUNCTION_OID;
 
 /** What is installed, where, on which channel, and how full the NOTIFY queue is. Read-only. */
 export async function triggerStatus(

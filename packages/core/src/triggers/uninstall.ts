@@ -38,14 +38,15 @@ export interface UninstallTriggersResult {
 
 async function isInstalled(connection: ClientBase): Promise<boolean> {
   const { rows } = await connection.query<{ installed: boolean }>(
-    `SELECT pg_catalog.to_regprocedure('${TRIGGER_SCHEMA}.unwatch_all(text)') IS NOT NULL AS installed`,
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+                     WHERE n.nspname = '${TRIGGER_SCHEMA}' AND p.proname = 'unwatch_all') AS installed`,
   );
   return rows[0]?.installed === true;
 }
 
 async function schemaExists(connection: ClientBase): Promise<boolean> {
   const { rows } = await connection.query<{ exists: boolean }>(
-    `SELECT pg_catalog.to_regnamespace('${TRIGGER_SCHEMA}') IS NOT NULL AS exists`,
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = '${TRIGGER_SCHEMA}') AS exists`,
   );
   return rows[0]?.exists === true;
 }
