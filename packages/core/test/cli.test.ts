@@ -48,7 +48,7 @@ describe("pgcachewatch --help and usage errors", () => {
   });
 
   it.each([
-    [[], 0, /Usage: pgcachewatch <command>/],
+    [[], 2, /Usage: pgcachewatch <command>/],
     [["frobnicate"], 2, /unknown command "frobnicate"/],
     [["install"], 2, /name at least one table \(or use --all-tables\)/],
     [["install", "users", "--all-tables"], 2, /give table names or --all-tables, not both/],
@@ -61,8 +61,10 @@ describe("pgcachewatch --help and usage errors", () => {
   ])("pgcachewatch %j exits %i", async (args, code, message) => {
     const result = await runCli(args);
     expect(result.code).toBe(code);
-    expect(code === 0 ? result.stdout : result.stderr).toMatch(message);
-    if (code === 2) expect(result.stderr).toMatch(/Run 'pgcachewatch .*--help' for usage\./);
+    expect(result.stderr).toMatch(message);
+    expect(result.stdout).toBe("");
+    if (code === 2 && args.length > 0)
+      expect(result.stderr).toMatch(/Run 'pgcachewatch .*--help' for usage\./);
     expect(result.stderr).not.toMatch(STACK_LINE);
   });
 

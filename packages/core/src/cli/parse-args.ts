@@ -23,6 +23,8 @@ export function stringsFlag(flags: CommandFlags, name: string): string[] {
 
 export type ParsedCommandLine =
   | { readonly kind: "help"; readonly command?: CommandName }
+  /** No command at all: the overview goes to stderr with the usage exit code. */
+  | { readonly kind: "missing-command" }
   | { readonly kind: "version" }
   | {
       readonly kind: "run";
@@ -65,7 +67,8 @@ function usageFrom(error: unknown, command: CommandName): UsageError {
 
 export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   const [first, ...rest] = argv;
-  if (first === undefined || first === "-h" || first === "--help") return { kind: "help" };
+  if (first === undefined) return { kind: "missing-command" };
+  if (first === "-h" || first === "--help") return { kind: "help" };
   if (first === "--version" || first === "-v") return { kind: "version" };
   if (first === "help") {
     const topic = rest[0];

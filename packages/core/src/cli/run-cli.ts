@@ -48,6 +48,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout(parsed.command === undefined ? MAIN_HELP : COMMAND_HELP[parsed.command]);
       return EXIT_OK;
     }
+    if (parsed.kind === "missing-command") {
+      io.stderr(MAIN_HELP);
+      return EXIT_USAGE;
+    }
     if (parsed.kind === "version") {
       io.stdout(`${packageVersion()}\n`);
       return EXIT_OK;
