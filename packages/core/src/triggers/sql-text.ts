@@ -1,8 +1,3 @@
-/** Quote an SQL identifier: `users` -> `"users"`, `a"b` -> `"a""b"`. */
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
 /**
  * Quote a string as an SQL literal that means the same whatever `standard_conforming_strings` is:
  * an `E'...'` literal with quotes and backslashes escaped.

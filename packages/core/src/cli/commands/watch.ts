@@ -1,7 +1,7 @@
 import type { ChangeEvent } from "../../events/change-event.js";
 import { parseNotifyPayload } from "../../events/notify-payload.js";
+import { quoteIdentifier } from "../../sources/quote-identifier.js";
 import { toChannel } from "../../triggers/channel.js";
-import { quoteIdent } from "../../triggers/sql-text.js";
 import { displayTable } from "../cli-table-name.js";
 import { describeTarget, openClient } from "../connection.js";
 import { booleanFlag } from "../parse-args.js";
@@ -56,7 +56,7 @@ export async function watchCommand({ io, common, flags }: CommandContext): Promi
     io.stdout(`${json ? formatEventJson(parsed.event) : formatEventLine(parsed.event)}\n`);
   });
   try {
-    await client.query(`LISTEN ${quoteIdent(channel)}`);
+    await client.query(`LISTEN ${quoteIdentifier(channel)}`);
     io.stderr(`listening on channel ${channel} at ${describeTarget(client)} (Ctrl-C to stop)\n`);
     const outcome = await Promise.race([io.interrupted.then(() => "stop" as const), lost]);
     if (outcome !== "stop") throw new CommandFailedError(`connection lost: ${outcome.message}`);
