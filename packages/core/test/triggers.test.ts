@@ -199,6 +199,29 @@ describe("installTriggers", () => {
     expect(rows).toEqual([{ fn: "mine()" }]);
   });
 
+  it("lets several instances install and ensure at the same time", async () => {
+    await admin.query("CREATE TABLE contended (id int); CREATE TABLE contended_2 (id int)");
+    const pool = new pg.Pool({ connectionString: db.url, max: 6 });
+    try {
+      const tables = ["contended", "contended_2"];
+      const results = await Promise.all([
+        installTriggers(pool, { tables }),
+        installTriggers(pool, { tables }),
+        ensureTriggers(pool, { tables }),
+        ensureTriggers(pool, { tables }),
+        installTriggers(pool, { tables }),
+        ensureTriggers(pool, { tables }),
+      ]);
+      expect(results).toHaveLength(6);
+      expect(await installedTriggers(admin)).toEqual([
+        `public.contended ${DEFAULT_CHANNEL}`,
+        `public.contended_2 ${DEFAULT_CHANNEL}`,
+      ]);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it("accepts a pg.Pool", async () => {
     await admin.query("CREATE TABLE pooled (id int)");
     const pool = new pg.Pool({ connectionString: db.url, max: 1 });
