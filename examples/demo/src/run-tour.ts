@@ -50,7 +50,7 @@ export async function runTour(options: TourOptions = {}): Promise<Tour> {
     const rows = await createDemoSchema(database.url);
     write(
       `   ${dim("schema  ")}  users (${rows.users} rows), posts (${rows.posts}), comments (${rows.comments}); ` +
-        `NOTIFY triggers on ${DEMO_TABLES.length} tables ${dim(`(${ms(performance.now() - schemaStarted)})`)}`,
+        `installTriggers() on ${DEMO_TABLES.length} tables ${dim(`(${ms(performance.now() - schemaStarted)})`)}`,
     );
     const writer = new pg.Client({ connectionString: database.url, application_name: "another-service" });
     await writer.connect();

@@ -1,3 +1,4 @@
+import { installTriggers } from "@pgcachewatch/core";
 import pg from "pg";
 
 /** Tables every example reads. The examples create the subset they need the same way. */
@@ -58,7 +59,7 @@ export async function createDemoSchema(databaseUrl: string): Promise<SchemaSumma
   try {
     await client.query(SCHEMA);
     await client.query(SEED);
-    for (const table of DEMO_TABLES) await installChangeTrigger(client, table);
+    await installTriggers(client, { tables: DEMO_TABLES });
     const { rows } = await client.query<SchemaSummary>(
       `SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM posts)::int AS posts,
               (SELECT count(*) FROM comments)::int AS comments`,
@@ -67,20 +68,4 @@ export async function createDemoSchema(databaseUrl: string): Promise<SchemaSumma
   } finally {
     await client.end();
   }
-}
-
-// A statement-level trigger that NOTIFYs channel "pgcachewatch" after each write to `table`.
-async function installChangeTrigger(client: pg.Client, table: string): Promise<void> {
-  await client.query(`
-    CREATE OR REPLACE FUNCTION public.example_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      PERFORM pg_notify('pgcachewatch',
-        json_build_object('v', 1, 's', TG_TABLE_SCHEMA, 't', TG_TABLE_NAME, 'op', lower(TG_OP))::text);
-      RETURN NULL;
-    END $$`);
-  const target = client.escapeIdentifier(table);
-  await client.query(`DROP TRIGGER IF EXISTS example_notify_change ON ${target}`);
-  await client.query(`
-    CREATE TRIGGER example_notify_change AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${target}
-    FOR EACH STATEMENT EXECUTE FUNCTION public.example_notify_change()`);
 }

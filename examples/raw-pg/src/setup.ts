@@ -1,8 +1,11 @@
+import { installTriggers } from "@pgcachewatch/core";
 import pg from "pg";
 
 /**
  * Create the table this example reads (if missing), seed it, and install the change trigger that
  * makes PostgreSQL announce every committed write to it. Safe to run on every start.
+ * In an application the table comes from your migrations, and `pgcachewatch sql` prints the
+ * trigger migration to add to them.
  */
 export async function setupDatabase(databaseUrl: string): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
@@ -19,25 +22,10 @@ export async function setupDatabase(databaseUrl: string): Promise<void> {
         (1, 'Ada Lovelace', 'ada@example.com'),
         (2, 'Grace Hopper', 'grace@example.com'),
         (3, 'Edsger Dijkstra', 'edsger@example.com')
-      ON CONFLICT DO NOTHING`);
-    await installChangeTrigger(client, "users");
+      ON CONFLICT DO NOTHING;
+      SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users));`);
+    await installTriggers(client, { tables: ["users"] });
   } finally {
     await client.end();
   }
-}
-
-// A statement-level trigger that NOTIFYs channel "pgcachewatch" after each write to `table`.
-async function installChangeTrigger(client: pg.Client, table: string): Promise<void> {
-  await client.query(`
-    CREATE OR REPLACE FUNCTION public.example_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      PERFORM pg_notify('pgcachewatch',
-        json_build_object('v', 1, 's', TG_TABLE_SCHEMA, 't', TG_TABLE_NAME, 'op', lower(TG_OP))::text);
-      RETURN NULL;
-    END $$`);
-  const target = client.escapeIdentifier(table);
-  await client.query(`DROP TRIGGER IF EXISTS example_notify_change ON ${target}`);
-  await client.query(`
-    CREATE TRIGGER example_notify_change AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${target}
-    FOR EACH STATEMENT EXECUTE FUNCTION public.example_notify_change()`);
 }
