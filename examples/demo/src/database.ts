@@ -40,7 +40,7 @@ export async function openDemoDatabase(databaseUrl = process.env.DATABASE_URL): 
     url: url.toString(),
     name,
     description: embedded
-      ? `PostgreSQL ${version.split(" ")[0]}, embedded (started in ${(startMs / 1000).toFixed(1)} s, port ${embedded.port})`
+      ? `PostgreSQL ${version.split(" ")[0]}, embedded, port ${embedded.port} (started in ${(startMs / 1000).toFixed(1)} s)`
       : `PostgreSQL ${version.split(" ")[0]} from DATABASE_URL (${new URL(adminUrl).host})`,
     async close() {
       if (closed) return;

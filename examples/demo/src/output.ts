@@ -24,7 +24,7 @@ export const writeStdout: Write = (line) => {
 
 /** Terminal width, capped so lines stay readable. */
 export function width(): number {
-  return Math.min(stdout.columns ?? 80, 88);
+  return Math.min(stdout.columns ?? 80, 80);
 }
 
 /** A milliseconds figure with precision that suits its size. */

@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { type DemoDatabase, openDemoDatabase } from "./database.js";
-import { bold, dim, green, ms, red, table, type Write, writeStdout, yellow } from "./output.js";
+import { bold, dim, green, heading, ms, red, table, type Write, writeStdout, yellow } from "./output.js";
 import { createDemoSchema, DEMO_TABLES } from "./schema.js";
 import { STEPS } from "./steps.js";
 import { type ExampleApp, runStep, type StepResult, type TourStep } from "./tour.js";
@@ -28,10 +28,7 @@ export interface Tour {
 export async function runTour(options: TourOptions = {}): Promise<Tour> {
   const write = options.write ?? writeStdout;
   const steps = options.steps ?? STEPS;
-  write(
-    bold("PGCacheWatch demo") +
-      dim(": query results cached in-process, dropped the moment PostgreSQL commits a change"),
-  );
+  write(bold("PGCacheWatch demo") + dim(": query results cached in your process, dropped at COMMIT"));
   write("");
   const database = await openDemoDatabase(options.databaseUrl);
   const running: (ExampleApp & { url: string; stepId: string; step: TourStep })[] = [];
@@ -45,12 +42,16 @@ export async function runTour(options: TourOptions = {}): Promise<Tour> {
   };
   const results: StepResult[] = [];
   try {
-    write(`   ${dim("database")}  ${database.description}, database ${database.name}`);
+    write(`   ${dim("server  ")}  ${database.description}`);
     const schemaStarted = performance.now();
     const rows = await createDemoSchema(database.url);
     write(
-      `   ${dim("schema  ")}  users (${rows.users} rows), posts (${rows.posts}), comments (${rows.comments}); ` +
-        `installTriggers() on ${DEMO_TABLES.length} tables ${dim(`(${ms(performance.now() - schemaStarted)})`)}`,
+      `   ${dim("database")}  ${database.name}: users (${rows.users} rows), posts (${rows.posts}), ` +
+        `comments (${rows.comments})`,
+    );
+    write(
+      `   ${dim("triggers")}  installTriggers() on ${DEMO_TABLES.join(", ")} ` +
+        dim(`(setup took ${ms(performance.now() - schemaStarted)})`),
     );
     const writer = new pg.Client({ connectionString: database.url, application_name: "another-service" });
     await writer.connect();
@@ -83,7 +84,7 @@ export async function runTour(options: TourOptions = {}): Promise<Tour> {
 
 function printSummary(results: readonly StepResult[], write: Write): void {
   write("");
-  write(bold("── engine stats per app ") + bold("─".repeat(30)));
+  write(heading("engine stats per app"));
   const rows = results.map((r) => {
     const s = r.stats;
     const status = r.status === "ok" ? green("ok") : r.status === "failed" ? red("FAILED") : yellow("n/a");
@@ -101,22 +102,17 @@ function printSummary(results: readonly StepResult[], write: Write): void {
     ];
   });
   for (const line of table(
-    ["app", "hits", "misses", "loads", "events", "dropped", "bypassed", "COMMIT→drop", "result"],
+    ["app", "hits", "misses", "loads", "events", "dropped", "bypass", "COMMIT→drop", "result"],
     rows,
   ))
     write(`   ${line}`);
-  write(
-    dim(
-      "   hits/misses: cacheable reads; loads: queries run for misses; events: NOTIFYs received;\n" +
-        "   dropped: entries invalidated; bypassed: reads that went straight to PostgreSQL",
-    ),
-  );
+  write(dim("   loads: queries run for misses; events: NOTIFYs received; dropped: entries"));
+  write(dim("   invalidated; bypass: reads that went straight to PostgreSQL"));
   const ok = results.filter((r) => r.status === "ok").length;
   const failed = results.filter((r) => r.status === "failed");
   const missing = results.filter((r) => r.status === "unavailable");
   write("");
-  const parts = [`${ok} of ${results.length} apps showed a hit and a fresh read after an external write`];
-  if (missing.length > 0) parts.push(`not yet available: ${missing.map((r) => r.id).join(", ")}`);
-  if (failed.length > 0) parts.push(red(`FAILED: ${failed.map((r) => r.id).join(", ")}`));
-  write(`   ${parts.join("; ")}`);
+  write(`   ${ok} of ${results.length} apps showed a hit and a fresh read after an external write`);
+  if (missing.length > 0) write(`   ${yellow("not yet available:")} ${missing.map((r) => r.id).join(", ")}`);
+  if (failed.length > 0) write(`   ${red("FAILED:")} ${failed.map((r) => r.id).join(", ")}`);
 }

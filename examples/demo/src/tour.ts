@@ -92,7 +92,7 @@ export async function runStep(
     const timings = timeRequests(example.app);
     const url = await example.app.listen({ host: "127.0.0.1", port: 0 });
     running = { ...example, url };
-    write(dim(`   ${step.example} listening on ${url}`));
+    write(dim(`   ${step.example} on ${url}`));
     const get = async (): Promise<Timed> => {
       const before = example.watch.stats();
       const response = await fetch(`${url}${step.path}`);
@@ -103,26 +103,23 @@ export async function runStep(
       return { body, status: response.status, kind, serverMs: timings.last() };
     };
 
+    // One request for other data first: the miss below is then not also paying for a new connection.
     const warmup = await fetch(`${url}${step.warmupPath}`);
     await warmup.arrayBuffer();
     if (warmup.status !== 200) throw new StepFailure(`GET ${step.warmupPath} answered HTTP ${warmup.status}`);
-    write(
-      `   ${bold(`GET ${step.path}`)} ${dim(`(after one request for other data, which opens the pool)`)}`,
-    );
     const miss = expectRead(await get(), "miss", "the first request");
-    write(
-      `   ${label("miss")} ${ms(miss.serverMs).padStart(9)}  loaded from PostgreSQL      ${step.show(miss.body)}`,
-    );
+    write(`   ${bold(`GET ${step.path}`)}  ${truncate(step.show(miss.body), 72 - step.path.length)}`);
+    write(`   ${label("miss")} ${ms(miss.serverMs).padStart(9)}   from PostgreSQL`);
     const hits: Timed[] = [];
     for (let i = 0; i < HIT_SAMPLES; i++) hits.push(expectRead(await get(), "hit", "the same request again"));
     const hitMs = median(hits.map((h) => h.serverMs));
     write(
-      `   ${label("hit")} ${ms(hitMs).padStart(9)}  ${green(`${times(miss.serverMs, hitMs)} faster`.padEnd(26))}  ${step.show(hits[0]!.body)}`,
+      `   ${label("hit")} ${ms(hitMs).padStart(9)}   ${green(`${times(miss.serverMs, hitMs)} faster`)} ` +
+        dim(`(from memory; median of ${HIT_SAMPLES}, timed inside the app)`),
     );
-    write(dim(`              (time in the app; hit = median of ${HIT_SAMPLES} requests)`));
 
-    write(`   another service writes on its own connection:`);
-    write(`   ${cyan(`BEGIN; ${step.write}; COMMIT;`)}`);
+    write(`   another service, on its own connection:`);
+    write(`     ${cyan(truncate(`${step.write}; COMMIT`, 74))}`);
     const dropped = waitForInvalidation(example.watch);
     await writer.query("BEGIN");
     await writer.query(step.write);
@@ -130,9 +127,9 @@ export async function runStep(
     await writer.query("COMMIT");
     const { at, event } = await dropped;
     const invalidatedAfterMs = at - commitSentAt;
-    const cause = event ? `NOTIFY: ${event.operation} on ${event.schema}.${event.table}` : "NOTIFY";
+    const cause = event ? `NOTIFY ${event.operation} on ${event.table}` : "NOTIFY";
     write(
-      `   ${label("drop")} ${ms(invalidatedAfterMs).padStart(9)}  after the COMMIT the entry was dropped (${cause})`,
+      `   ${label("drop")} ${ms(invalidatedAfterMs).padStart(9)}   after the COMMIT, the entry was dropped (${cause})`,
     );
 
     const fresh = await get();
@@ -141,7 +138,7 @@ export async function runStep(
     }
     expectRead(fresh, "miss", "the request after the write");
     write(
-      `   ${label("fresh")} ${ms(fresh.serverMs).padStart(9)}  ${green("new data, from PostgreSQL".padEnd(26))}  ${step.show(fresh.body)}`,
+      `   ${label("fresh")} ${ms(fresh.serverMs).padStart(9)}   ${green(truncate(step.show(fresh.body), 60))}`,
     );
     return {
       result: { ...base, url, missMs: miss.serverMs, hitMs, invalidatedAfterMs, freshMs: fresh.serverMs },
@@ -202,6 +199,11 @@ function waitForInvalidation(watch: CacheWatch): Promise<{ at: number; event: Ch
     };
     watch.on("invalidate", onInvalidate);
   });
+}
+
+/** Shorten to `max` characters so a line fits the terminal. */
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, Math.max(1, max - 1))}…`;
 }
 
 function median(values: number[]): number {
