@@ -115,7 +115,7 @@ export async function runStep(
     const hitMs = median(hits.map((h) => h.serverMs));
     write(
       `   ${label("hit")} ${ms(hitMs).padStart(9)}   ${green(`${times(miss.serverMs, hitMs)} faster`)} ` +
-        dim(`(from memory; median of ${HIT_SAMPLES}, timed inside the app)`),
+        dim(`(from memory; median of ${HIT_SAMPLES}, timed in the app)`),
     );
 
     write(`   another service, on its own connection:`);
@@ -129,7 +129,7 @@ export async function runStep(
     const invalidatedAfterMs = at - commitSentAt;
     const cause = event ? `NOTIFY ${event.operation} on ${event.table}` : "NOTIFY";
     write(
-      `   ${label("drop")} ${ms(invalidatedAfterMs).padStart(9)}   after the COMMIT, the entry was dropped (${cause})`,
+      `   ${label("drop")} ${ms(invalidatedAfterMs).padStart(9)}   after COMMIT the entry was dropped (${cause})`,
     );
 
     const fresh = await get();
