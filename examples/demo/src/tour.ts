@@ -129,7 +129,7 @@ export async function runStep(
     const invalidatedAfterMs = at - commitSentAt;
     const cause = event ? `NOTIFY ${event.operation} on ${event.table}` : "NOTIFY";
     write(
-      `   ${label("drop")} ${ms(invalidatedAfterMs).padStart(9)}   after COMMIT the entry was dropped (${cause})`,
+      `   ${label("drop")} ${ms(invalidatedAfterMs).padStart(9)}   after COMMIT: entry dropped (${cause})`,
     );
 
     const fresh = await get();
