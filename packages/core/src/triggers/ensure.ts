@@ -3,6 +3,8 @@ import type { TableRef } from "../events/table-name.js";
 import { toChannel } from "./channel.js";
 import { inTransaction, type TriggerClient } from "./client.js";
 import {
+  EVENT_TRIGGER_NAME,
+  FOLLOW_PARTITIONS_STATEMENT,
   FUNCTION_COMMENT,
   NOTIFY_FUNCTION_OID,
   SETUP_STATEMENTS,
@@ -21,6 +23,14 @@ export interface EnsureTriggersResult {
   readonly unchanged: readonly TableRef[];
   /** Whether the functions had to be created or upgraded. */
   readonly functionsUpdated: boolean;
+}
+
+async function followsNewPartitions(connection: ClientBase): Promise<boolean> {
+  const { rows } = await connection.query<{ follows: boolean }>(
+    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = $1 AND evtenabled <> 'D') AS follows",
+    [EVENT_TRIGGER_NAME],
+  );
+  return rows[0]?.follows === true;
 }
 
 async function functionsAreCurrent(connection: ClientBase): Promise<boolean> {
@@ -71,15 +81,17 @@ export async function ensureTriggers(
       const check = async () => ({
         current: await functionsAreCurrent(connection),
         inPlace: await tablesInPlace(connection, refs, channel),
+        following: options.followNewPartitions ? await followsNewPartitions(connection) : true,
       });
       let state = await check();
-      if (state.current && state.inPlace.size === refs.length) {
+      if (state.current && state.following && state.inPlace.size === refs.length) {
         return { channel, installed: [], unchanged: refs, functionsUpdated: false };
       }
       // Something is missing: serialise with other installers and look again before changing anything.
       await prepareInstall(connection, refs);
       state = await check();
       if (!state.current) for (const statement of SETUP_STATEMENTS) await connection.query(statement);
+      if (!state.following) await connection.query(FOLLOW_PARTITIONS_STATEMENT);
       const missing = refs.filter((_, index) => !state.inPlace.has(index));
       await watchTables(connection, missing, channel);
       return {

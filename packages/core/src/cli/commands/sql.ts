@@ -39,6 +39,15 @@ export async function sqlCommand({ io, common, positionals, flags }: CommandCont
     if (tables.length === 0)
       throw new CommandFailedError(`no tables in schema ${args.allTablesIn.join(", ")}`);
   }
-  io.stdout(triggerSql({ tables, channel, defaultSchema: args.defaultSchema, drizzleBreakpoints }));
+  const followNewPartitions = booleanFlag(flags, "follow-partitions");
+  io.stdout(
+    triggerSql({
+      tables,
+      channel,
+      defaultSchema: args.defaultSchema,
+      drizzleBreakpoints,
+      followNewPartitions,
+    }),
+  );
   return 0;
 }
