@@ -1,11 +1,14 @@
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import pg from "pg";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { uninstallTriggers } from "../src/index.js";
 import { builtCliExists, cleanEnv, runCli, startCli } from "./support/cli-process.js";
 import { catalogSnapshot, installedTriggers } from "./support/notifications.js";
 
 const db = useTestDatabase("cli");
+
+// Each test starts several node processes; on a loaded machine that takes a while.
+vi.setConfig({ testTimeout: 120_000 });
 
 let admin: pg.Client;
 
