@@ -13,18 +13,14 @@ export async function installCommand({ io, common, positionals, flags }: Command
   const channel = toChannel(common.channel);
   const client = await openClient(common, io.env);
   try {
-    let tables = args.tables;
-    if (args.allTablesIn) {
-      tables = await listWatchableTables(client, args.allTablesIn);
-      if (tables.length === 0) {
-        throw new CommandFailedError(`no tables in schema ${args.allTablesIn.join(", ")}`);
-      }
-    }
+    const tables = args.all ? await listWatchableTables(client, args.schemas) : args.tables;
+    if (args.all && tables.length === 0)
+      throw new CommandFailedError(`no tables in schema ${args.schemas.join(", ")}`);
     const followNewPartitions = booleanFlag(flags, "follow-partitions");
     const result = await installTriggers(client, {
       tables,
       channel,
-      defaultSchema: args.defaultSchema,
+      ...(args.all ? {} : { defaultSchema: args.defaultSchema }),
       followNewPartitions,
     });
     const changes =
