@@ -627,6 +627,24 @@ describe("triggerStatus and ensureTriggers", () => {
     );
   });
 
+  it("upgrades functions from an older revision, and leaves a newer one alone", async () => {
+    await admin.query("CREATE TABLE revisions (id int)");
+    await installTriggers(admin, { tables: ["revisions"] });
+    const setRevision = (revision: number) =>
+      admin.query(
+        `COMMENT ON FUNCTION pgcachewatch.notify_change() IS 'pgcachewatch revision ${revision}: test'`,
+      );
+
+    await setRevision(0);
+    expect(await triggerStatus(admin)).toMatchObject({ revision: 0, current: false });
+    expect((await ensureTriggers(admin, { tables: ["revisions"] })).functionsUpdated).toBe(true);
+    expect(await triggerStatus(admin)).toMatchObject({ revision: 1, current: true });
+
+    await setRevision(99);
+    expect((await ensureTriggers(admin, { tables: ["revisions"] })).functionsUpdated).toBe(false);
+    expect(await triggerStatus(admin)).toMatchObject({ revision: 99, current: true });
+  });
+
   it("does no DDL when everything is in place, so a role without DDL rights can call it", async () => {
     await admin.query("CREATE TABLE ens (id int)");
     await installTriggers(admin, { tables: ["ens"] });

@@ -27,6 +27,12 @@ export const FOLLOW_FUNCTION = `${TRIGGER_SCHEMA}.follow_partitions()`;
 export const EVENT_TRIGGER_NAME = "pgcachewatch_follow_partitions";
 export const FUNCTION_COMMENT = `pgcachewatch revision ${INSTALL_REVISION}: statement trigger that NOTIFYs payload v1`;
 
+/** The revision recorded in the trigger function's comment, or null if there is none. */
+export function revisionFromComment(comment: string | null): number | null {
+  const match = comment === null ? null : /^pgcachewatch revision (\d+):/.exec(comment);
+  return match?.[1] === undefined ? null : Number(match[1]);
+}
+
 /** Every function install creates, by signature (uninstall drops exactly these). */
 export const INSTALLED_FUNCTIONS = [
   `${TRIGGER_SCHEMA}.watch_table(text, text, text)`,

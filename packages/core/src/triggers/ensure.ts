@@ -5,8 +5,9 @@ import { inTransaction, type TriggerClient } from "./client.js";
 import {
   EVENT_TRIGGER_NAME,
   FOLLOW_PARTITIONS_STATEMENT,
-  FUNCTION_COMMENT,
+  INSTALL_REVISION,
   NOTIFY_FUNCTION_OID,
+  revisionFromComment,
   SETUP_STATEMENTS,
   TRIGGER_NAME,
   TRIGGER_TYPE,
@@ -33,11 +34,16 @@ async function followsNewPartitions(connection: ClientBase): Promise<boolean> {
   return rows[0]?.follows === true;
 }
 
+/**
+ * Whether the installed functions are this version's or newer. A newer install (another instance
+ * already upgraded during a rolling deploy) is left alone rather than downgraded.
+ */
 async function functionsAreCurrent(connection: ClientBase): Promise<boolean> {
   const { rows } = await connection.query<{ comment: string | null }>(
     `SELECT pg_catalog.obj_description(${NOTIFY_FUNCTION_OID}, 'pg_proc') AS comment`,
   );
-  return rows[0]?.comment === FUNCTION_COMMENT;
+  const revision = revisionFromComment(rows[0]?.comment ?? null);
+  return revision !== null && revision >= INSTALL_REVISION;
 }
 
 /** Tables (by position) whose own trigger and every partition's trigger are in place, active and on `channel`. */

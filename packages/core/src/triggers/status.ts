@@ -5,6 +5,7 @@ import {
   EVENT_TRIGGER_NAME,
   INSTALL_REVISION,
   NOTIFY_FUNCTION_OID,
+  revisionFromComment,
   TRIGGER_CHANNEL_EXPRESSION,
   TRIGGER_TYPE,
 } from "./definitions.js";
@@ -32,7 +33,7 @@ export interface TriggerStatus {
   readonly installed: boolean;
   /** Revision of the installed functions (null if not installed or unrecognised). */
   readonly revision: number | null;
-  /** The installed functions are the ones this version of PGCacheWatch installs. */
+  /** The installed functions are the ones this version of PGCacheWatch installs (or newer). */
   readonly current: boolean;
   /** Tables with a PGCacheWatch trigger (only those on `channel` when one was given). */
   readonly tables: readonly WatchedTable[];
@@ -88,8 +89,7 @@ export async function triggerStatus(
               pg_catalog.pg_notification_queue_usage() AS usage`,
     );
     const { installed = false, comment = null, usage = 0, follows = false } = head.rows[0] ?? {};
-    const revisionMatch = comment === null ? null : /^pgcachewatch revision (\d+):/.exec(comment);
-    const revision = revisionMatch?.[1] === undefined ? null : Number(revisionMatch[1]);
+    const revision = revisionFromComment(comment);
     if (!installed) {
       return {
         installed,
@@ -157,7 +157,7 @@ export async function triggerStatus(
     return {
       installed,
       revision,
-      current: revision === INSTALL_REVISION,
+      current: revision !== null && revision >= INSTALL_REVISION,
       tables,
       unwatchedPartitions,
       followsNewPartitions: follows,
