@@ -5,12 +5,14 @@ import { Column, is, SQL, Subquery, Table, type View, ViewBaseConfig } from "dri
 const SchemaSymbol = Symbol.for("drizzle:Schema");
 const OriginalNameSymbol = Symbol.for("drizzle:OriginalName");
 const IsAliasSymbol = Symbol.for("drizzle:IsAlias");
+const NameSymbol = Symbol.for("drizzle:Name");
 const ColumnsSymbol = Symbol.for("drizzle:Columns");
 
 type TableInternals = {
   [SchemaSymbol]?: string;
   [OriginalNameSymbol]: string;
   [IsAliasSymbol]?: boolean;
+  [NameSymbol]: string;
   [ColumnsSymbol]?: Record<string, unknown>;
 };
 
@@ -24,8 +26,14 @@ export function tableOriginalName(table: Table): string {
   return (table as unknown as TableInternals)[OriginalNameSymbol];
 }
 
-export function isAliasedTable(table: Table): boolean {
-  return (table as unknown as TableInternals)[IsAliasSymbol] === true;
+/**
+ * Whether a column's table names a real table: plain tables and `alias()` proxies do; the proxies
+ * Drizzle puts behind a view's or subquery's selection may carry the view's own name instead.
+ */
+export function isRealTable(table: Table): boolean {
+  const internals = table as unknown as TableInternals;
+  if (internals[IsAliasSymbol] !== true) return true;
+  return internals[OriginalNameSymbol] !== internals[NameSymbol];
 }
 
 export interface ViewConfigInternals {

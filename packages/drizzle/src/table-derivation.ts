@@ -1,6 +1,6 @@
 import type { TableRef } from "@pgcachewatch/core";
 import { Column, is, isSQLWrapper, Name, Param, Placeholder, SQL, StringChunk, Subquery, Table, View } from "drizzle-orm";
-import { isAliasedTable, tableOriginalName, tableSchema, viewConfig } from "./drizzle-internals.js";
+import { isRealTable, tableOriginalName, tableSchema, viewConfig } from "./drizzle-internals.js";
 import { PgMaterializedView } from "drizzle-orm/pg-core";
 import { selectSourcesOf } from "./select-sources.js";
 import { lexSqlText } from "./sql-text-lexer.js";
@@ -58,17 +58,15 @@ const CLAUSE_WORDS = new Set([
 
 const WRITE_WORDS = new Set(["insert", "delete", "merge", "truncate", "copy", "into"]);
 
-/** A name scope: the relation names Drizzle itself rendered for one SELECT (from its recorded sources). */
-interface Scope {
-  readonly names: ReadonlySet<string>;
-}
-
 type Token =
-  | { readonly kind: "word"; readonly value: string; readonly scope: Scope | undefined }
-  | { readonly kind: "ident"; readonly value: string; readonly scope: Scope | undefined; readonly drizzle: boolean }
-  | { readonly kind: "punct"; readonly value: string; readonly scope: Scope | undefined }
-  | { readonly kind: "relation"; readonly scope: Scope | undefined }
-  | { readonly kind: "value"; readonly scope: Scope | undefined };
+  | { readonly kind: "word"; readonly value: string }
+  | { readonly kind: "ident"; readonly value: string }
+  | { readonly kind: "punct"; readonly value: string }
+  | { readonly kind: "relation" }
+  | { readonly kind: "value" };
+
+const VALUE: Token = { kind: "value" };
+const RELATION: Token = { kind: "relation" };
 
 interface Frame {
   hasSelect: boolean;
@@ -81,8 +79,9 @@ const nameKey = (schema: string | undefined, name: string): string => `${schema 
  * Walk a Drizzle query (a builder, a relational query, or any SQL) and collect every table it reads:
  * tables, aliases, joined relations, subqueries anywhere, CTEs, views (through their defining query),
  * set operations, columns' tables, and tables interpolated into `sql` templates. Relation names that
- * appear only as text (`sql\`... from orders\``), views without a known query and materialized views
- * make the result unknown: such a query must not be cached on derived tables alone.
+ * appear only as text (`sql\`... from orders\``) and name no relation found elsewhere in the query, views
+ * without a known query and materialized views make the result unknown: such a query must not be
+ * cached on derived tables alone.
  */
 export function deriveTables(query: unknown, defaultSchema = "public"): TableDerivation {
   const walker = new TableWalker(defaultSchema);
@@ -92,6 +91,10 @@ export function deriveTables(query: unknown, defaultSchema = "public"): TableDer
 
 class TableWalker {
   readonly #tables = new Map<string, TableRef>();
+  /** Relations the query holds as objects, by the name SQL text would use for them (schema as declared). */
+  readonly #knownRelations = new Set<string>();
+  /** Relation names met as text; each must turn out to be one of the known relations. */
+  readonly #namedRelations: { key: string; label: string }[] = [];
   readonly #visited = new WeakSet<object>();
   readonly #defaultSchema: string;
   #opaque: string | undefined;
@@ -102,6 +105,9 @@ class TableWalker {
   }
 
   result(): TableDerivation {
+    for (const named of this.#namedRelations) {
+      if (!this.#knownRelations.has(named.key)) this.#markOpaque(`relation ${named.label} appears only as SQL text`);
+    }
     if (this.#opaque !== undefined) return { known: false, reason: this.#opaque, writes: this.#writes };
     return { known: true, tables: [...this.#tables.values()], writes: this.#writes };
   }
@@ -113,7 +119,7 @@ class TableWalker {
       this.#visited.add(query);
     }
     const tokens: Token[] = [];
-    this.#flatten(query, undefined, tokens);
+    this.#flatten(query, tokens);
     this.#scan(tokens);
   }
 
@@ -125,6 +131,7 @@ class TableWalker {
     const schema = tableSchema(table) ?? this.#defaultSchema;
     const name = tableOriginalName(table);
     this.#tables.set(nameKey(schema, name), { schema, table: name });
+    this.#knownRelations.add(nameKey(tableSchema(table), name));
   }
 
   /** A relation object (FROM / JOIN target): record or walk what it reads. */
@@ -134,6 +141,7 @@ class TableWalker {
     } else if (is(relation, View)) {
       this.#walkView(relation);
     } else if (is(relation, Subquery)) {
+      this.#knownRelations.add(nameKey(undefined, relation._.alias));
       this.walkStatement(relation._.sql);
     }
     // SQL relations (`from(sql\`...\`)`) appear inline in the statement and are scanned there.
@@ -147,96 +155,80 @@ class TableWalker {
     } else if (config.query === undefined) {
       this.#markOpaque(`view ${label} was declared with .existing(): its underlying tables are unknown`);
     } else {
+      this.#knownRelations.add(nameKey(config.schema, config.originalName));
       this.walkStatement(config.query);
     }
   }
 
-  #flatten(chunk: unknown, scope: Scope | undefined, out: Token[]): void {
+  #flatten(chunk: unknown, out: Token[]): void {
     if (chunk === undefined || chunk === null) return;
     if (Array.isArray(chunk)) {
-      for (const item of chunk) this.#flatten(item, scope, out);
+      for (const item of chunk) this.#flatten(item, out);
       return;
     }
     if (typeof chunk !== "object" && typeof chunk !== "function") {
-      out.push({ kind: "value", scope });
+      out.push(VALUE);
       return;
     }
     if (is(chunk, StringChunk)) {
       for (const token of lexSqlText(chunk.value.join(""))) {
-        if (token.kind === "literal") out.push({ kind: "value", scope });
-        else if (token.kind === "quoted") out.push({ kind: "ident", value: token.value, scope, drizzle: false });
-        else out.push({ ...token, scope });
+        if (token.kind === "literal") out.push(VALUE);
+        else if (token.kind === "quoted") out.push({ kind: "ident", value: token.value });
+        else out.push(token);
       }
       return;
     }
     if (is(chunk, SQL)) {
       const sources = selectSourcesOf(chunk);
-      let inner = scope;
       if (sources) {
-        inner = this.#scopeOf(sources.relations, sources.withList);
+        // Drizzle renders joined and aliased tables as bare names: walk the objects behind them.
         for (const relation of sources.relations) this.#walkRelation(relation);
-        for (const cte of sources.withList) this.walkStatement(cte._.sql);
+        for (const cte of sources.withList) this.#walkRelation(cte);
       }
-      for (const item of chunk.queryChunks) this.#flatten(item, inner, out);
+      for (const item of chunk.queryChunks) this.#flatten(item, out);
       return;
     }
     if (is(chunk, Name)) {
-      out.push({ kind: "ident", value: chunk.value, scope, drizzle: true });
+      out.push({ kind: "ident", value: chunk.value });
       return;
     }
     if (is(chunk, Table) || is(chunk, View) || is(chunk, Subquery)) {
       this.#walkRelation(chunk);
-      out.push({ kind: "relation", scope });
+      out.push(RELATION);
       return;
     }
     if (is(chunk, Column)) {
       const table = chunk.table as Table | undefined;
-      // A column of an alias (or of a subquery's selection) belongs to a relation walked where it is declared.
-      if (table && is(table, Table) && !isAliasedTable(table)) this.#addTable(table);
-      out.push({ kind: "value", scope });
+      if (table && is(table, Table) && isRealTable(table)) this.#addTable(table);
+      out.push(VALUE);
       return;
     }
     if (is(chunk, Param) || is(chunk, Placeholder)) {
-      out.push({ kind: "value", scope });
+      out.push(VALUE);
       return;
     }
     if (is(chunk, SQL.Aliased)) {
       // With a field alias Drizzle renders only the alias; the expression lives where it was declared.
       if (chunk.fieldAlias !== undefined) {
-        out.push({ kind: "value", scope });
+        out.push(VALUE);
         this.walkStatement(chunk.sql);
       } else {
-        this.#flatten(chunk.sql, scope, out);
+        this.#flatten(chunk.sql, out);
       }
       return;
     }
     if (isSQLWrapper(chunk)) {
-      this.#flatten(chunk.getSQL(), scope, out);
+      this.#flatten(chunk.getSQL(), out);
       return;
     }
-    out.push({ kind: "value", scope });
-  }
-
-  #scopeOf(relations: readonly unknown[], withList: readonly Subquery[]): Scope {
-    const names = new Set<string>();
-    for (const relation of relations) {
-      if (is(relation, Table)) {
-        names.add(nameKey(tableSchema(relation), tableOriginalName(relation)));
-      } else if (is(relation, View)) {
-        const config = viewConfig(relation);
-        names.add(nameKey(config.schema, config.originalName));
-      } else if (is(relation, Subquery)) {
-        names.add(nameKey(undefined, relation._.alias));
-      }
-    }
-    for (const cte of withList) names.add(nameKey(undefined, cte._.alias));
-    return { names };
+    out.push(VALUE);
   }
 
   /**
    * Follow the statement's syntax just far enough to find relation positions (after FROM, JOIN and
-   * commas of a FROM list) and check that each holds a relation object or a name Drizzle rendered for
-   * one of the statement's recorded sources. Anything else there is a table we cannot know.
+   * commas of a FROM list). A relation object there is walked; a name there (Drizzle renders joins and
+   * aliases as names, users type them in `sql`) must name a relation the query also holds as an
+   * object, since PostgreSQL relation names are unique per schema. Anything else is unknowable.
    */
   #scan(tokens: readonly Token[]): void {
     const frames: Frame[] = [{ hasSelect: false, inFromList: false }];
@@ -292,19 +284,17 @@ class TableWalker {
     }
   }
 
-  /** Check a relation name at `tokens[start]`; return the index of its last token. */
+  /** Note a relation name at `tokens[start]`; return the index of its last token. */
   #checkRelationName(tokens: readonly Token[], start: number): number {
-    const first = tokens[start] as Token & { kind: "ident" | "word" };
+    const first = tokens[start] as Token & { value: string };
     let end = start;
     let schema: string | undefined;
-    let name = (first as { value: string }).value;
-    let drizzle = first.kind === "ident" && first.drizzle;
+    let name = first.value;
     const dot = tokens[start + 1];
     const second = tokens[start + 2];
     if (dot?.kind === "punct" && dot.value === "." && second && (second.kind === "ident" || second.kind === "word")) {
       schema = name;
       name = second.value;
-      drizzle = drizzle && second.kind === "ident" && second.drizzle;
       end = start + 2;
     }
     const next = tokens[end + 1];
@@ -314,8 +304,7 @@ class TableWalker {
       this.#markOpaque(`function ${label}(...) in FROM may read tables`);
       return end;
     }
-    if (drizzle && first.scope?.names.has(nameKey(schema, name))) return end;
-    this.#markOpaque(`relation ${label} appears only as SQL text`);
+    this.#namedRelations.push({ key: nameKey(schema, name), label });
     return end;
   }
 }
