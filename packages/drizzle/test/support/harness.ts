@@ -26,11 +26,14 @@ export async function createSchema(fixture: DatabaseFixture): Promise<void> {
 }
 
 /** A pool, a started engine on the real NOTIFY source, and a Drizzle db set up the way the README says. */
-export async function openHarness(fixture: DatabaseFixture, options: { global?: boolean } = {}): Promise<Harness> {
+export async function openHarness(
+  fixture: DatabaseFixture,
+  options: { global?: boolean; source?: "notify" | "none" } = {},
+): Promise<Harness> {
   const pool = new pg.Pool({ connectionString: fixture.url, max: 4 });
-  const watch = createCacheWatch({ connectionString: fixture.url });
+  const watch = createCacheWatch({ connectionString: fixture.url, source: options.source ?? "notify" });
   await watch.start();
-  const db = drizzle({ client: pool, schema, cache: pgCacheWatchCache(watch, options) }) as Db;
+  const db = drizzle({ client: pool, schema, cache: pgCacheWatchCache(watch, { global: options.global }) }) as Db;
   return {
     pool,
     watch,
@@ -40,6 +43,54 @@ export async function openHarness(fixture: DatabaseFixture, options: { global?: 
       await pool.end();
     },
   };
+}
+
+/**
+ * Hold queries whose text matches at a chosen point, so a test can interleave a read and a write
+ * deterministically: `after` pauses once the database answered, `before` before the query is sent.
+ */
+export class QueryGate {
+  #armed: { match: (text: string) => boolean; when: "before" | "after" } | undefined;
+  #reached!: () => void;
+  #release!: () => void;
+  reached: Promise<void> = Promise.resolve();
+  #released: Promise<void> = Promise.resolve();
+
+  constructor(pool: pg.Pool) {
+    const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+    (pool as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (...args: unknown[]) => {
+      const config = args[0] as string | { text: string };
+      const text = typeof config === "string" ? config : config.text;
+      const armed = this.#armed;
+      const hold = armed?.match(text) ? armed : undefined;
+      if (hold) this.#armed = undefined;
+      if (hold?.when === "before") {
+        this.#reached();
+        await this.#released;
+      }
+      const result = await query(...args);
+      if (hold?.when === "after") {
+        this.#reached();
+        await this.#released;
+      }
+      return result;
+    };
+  }
+
+  /** Hold the next query whose SQL matches; `reached` resolves when it is held, `release()` lets it go. */
+  arm(match: (text: string) => boolean, when: "before" | "after"): void {
+    this.#armed = { match, when };
+    this.reached = new Promise((resolve) => {
+      this.#reached = resolve;
+    });
+    this.#released = new Promise((resolve) => {
+      this.#release = resolve;
+    });
+  }
+
+  release(): void {
+    this.#release();
+  }
 }
 
 /** Resolve with the first invalidation matching `predicate`; reject after `timeoutMs` (a bound, not an assertion). */
