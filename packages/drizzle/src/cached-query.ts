@@ -63,7 +63,10 @@ function tagsOf(options: CachedQueryOptions): readonly string[] | undefined {
   return typeof options.tag === "string" ? [options.tag] : options.tag;
 }
 
-export function cachedSelect(builder: SelectBuilderInternals, options: CachedQueryOptions = {}): Promise<unknown> {
+export function cachedSelect(
+  builder: SelectBuilderInternals,
+  options: CachedQueryOptions = {},
+): Promise<unknown> {
   const cache = cacheOfSession(builder.session);
   if (!cache) return Promise.reject(new CacheNotConfiguredError());
   const { watch } = cache;
@@ -84,7 +87,10 @@ export function cachedSelect(builder: SelectBuilderInternals, options: CachedQue
   );
 }
 
-export function cachedRelationalQuery(query: RelationalQueryInternals, options: CachedQueryOptions = {}): Promise<unknown> {
+export function cachedRelationalQuery(
+  query: RelationalQueryInternals,
+  options: CachedQueryOptions = {},
+): Promise<unknown> {
   const cache = cacheOfSession(query.session);
   if (!cache) return Promise.reject(new CacheNotConfiguredError());
   const { watch } = cache;
@@ -106,7 +112,9 @@ export function cachedRelationalQuery(query: RelationalQueryInternals, options: 
 }
 
 function relationalShape(selection: readonly RelationSelection[]): unknown[] {
-  return selection.map((item) => (item.selection ? [item.tsKey, relationalShape(item.selection)] : item.tsKey));
+  return selection.map((item) =>
+    item.selection ? [item.tsKey, relationalShape(item.selection)] : item.tsKey,
+  );
 }
 
 /** Run the builder without Drizzle's own cache path (`$withCache()` or `global`): the engine already wraps it. */

@@ -58,7 +58,8 @@ export function selectionShape(fields: Record<string, unknown>): string {
 function shapeOf(fields: Record<string, unknown>): unknown[] {
   return Object.entries(fields).map(([key, value]) => {
     if (is(value, Column) || is(value, SQL) || is(value, SQL.Aliased) || is(value, Subquery)) return key;
-    if (is(value, Table)) return [key, Object.keys((value as unknown as TableInternals)[ColumnsSymbol] ?? {})];
+    if (is(value, Table))
+      return [key, Object.keys((value as unknown as TableInternals)[ColumnsSymbol] ?? {})];
     if (typeof value === "object" && value !== null) return [key, shapeOf(value as Record<string, unknown>)];
     return key;
   });

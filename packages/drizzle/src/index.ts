@@ -4,5 +4,9 @@ installDrizzleIntegration();
 
 export type { CachedQueryOptions } from "./cached-query.js";
 export { CacheNotConfiguredError } from "./errors.js";
-export { PgCacheWatchCache, type PgCacheWatchCacheOptions, pgCacheWatchCache } from "./pg-cache-watch-cache.js";
+export {
+  PgCacheWatchCache,
+  type PgCacheWatchCacheOptions,
+  pgCacheWatchCache,
+} from "./pg-cache-watch-cache.js";
 export { deriveTables, type TableDerivation } from "./table-derivation.js";

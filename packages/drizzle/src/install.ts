@@ -10,7 +10,12 @@ import {
   PgUpdateBase,
 } from "drizzle-orm/pg-core";
 import { PgRelationalQuery } from "drizzle-orm/pg-core/query-builders/query";
-import { type CachedQueryOptions, cachedRelationalQuery, cachedSelect, tablesForLoad } from "./cached-query.js";
+import {
+  type CachedQueryOptions,
+  cachedRelationalQuery,
+  cachedSelect,
+  tablesForLoad,
+} from "./cached-query.js";
 import { type MutationBuilderInternals, writtenTables } from "./mutation-tables.js";
 import { cacheOfSession, type PgCacheWatchCache } from "./pg-cache-watch-cache.js";
 import { queryKey } from "./query-key.js";
@@ -26,7 +31,9 @@ interface PreparedQueryInternals {
   readonly cache: unknown;
   readonly client?: unknown;
   readonly queryMetadata: { type: "select" | "update" | "delete" | "insert"; tables: string[] } | undefined;
-  readonly cacheConfig: { enable: boolean; tag?: string; autoInvalidate?: boolean; config?: DrizzleCacheConfig } | undefined;
+  readonly cacheConfig:
+    | { enable: boolean; tag?: string; autoInvalidate?: boolean; config?: DrizzleCacheConfig }
+    | undefined;
   [kSourceBuilder]?: unknown;
   queryWithCache(queryString: string, params: unknown[], query: () => Promise<unknown>): Promise<unknown>;
 }
@@ -51,15 +58,21 @@ export function installDrizzleIntegration(): void {
 
   installSelectSourceRecording();
 
-  (PgSelectQueryBuilderBase.prototype as unknown as Prototype).$cached = function $cached(options?: CachedQueryOptions) {
+  (PgSelectQueryBuilderBase.prototype as unknown as Prototype).$cached = function $cached(
+    options?: CachedQueryOptions,
+  ) {
     return cachedSelect(this as never, options);
   };
-  (PgRelationalQuery.prototype as unknown as Prototype).$cached = function $cached(options?: CachedQueryOptions) {
+  (PgRelationalQuery.prototype as unknown as Prototype).$cached = function $cached(
+    options?: CachedQueryOptions,
+  ) {
     return cachedRelationalQuery(this as never, options);
   };
 
   for (const builder of [PgSelectBase, PgInsertBase, PgUpdateBase, PgDeleteBase]) {
-    const proto = builder.prototype as unknown as { _prepare(this: { session?: unknown }, name?: string): PreparedQueryInternals };
+    const proto = builder.prototype as unknown as {
+      _prepare(this: { session?: unknown }, name?: string): PreparedQueryInternals;
+    };
     const original = proto._prepare;
     proto._prepare = function _prepare(name?: string) {
       const prepared = original.call(this, name);
@@ -70,26 +83,42 @@ export function installDrizzleIntegration(): void {
 
   const prepared = PgPreparedQuery.prototype as unknown as PreparedQueryInternals;
   const originalQueryWithCache = prepared.queryWithCache;
-  prepared.queryWithCache = function queryWithCache(this: PreparedQueryInternals, queryString, params, query) {
+  prepared.queryWithCache = function queryWithCache(
+    this: PreparedQueryInternals,
+    queryString,
+    params,
+    query,
+  ) {
     const cache = cacheOfSession(this);
     if (cache === undefined || this.queryMetadata === undefined) {
       return originalQueryWithCache.call(this, queryString, params, query);
     }
     const run = () => wrapDriverErrors(queryString, params, query);
     if (this.queryMetadata.type === "select") {
-      return this.cacheConfig?.enable ? loadDrizzleCachedSelect(this, cache, queryString, params, run) : run();
+      return this.cacheConfig?.enable
+        ? loadDrizzleCachedSelect(this, cache, queryString, params, run)
+        : run();
     }
     return runMutation(this, cache.watch, run);
   };
 
   const database = PgDatabase.prototype as unknown as {
-    transaction(this: { session: unknown }, callback: (tx: { session: object }) => Promise<unknown>, config?: unknown): Promise<unknown>;
+    transaction(
+      this: { session: unknown },
+      callback: (tx: { session: object }) => Promise<unknown>,
+      config?: unknown,
+    ): Promise<unknown>;
   };
   const originalTransaction = database.transaction;
   database.transaction = function transaction(callback, config) {
     const cache = cacheOfSession(this.session);
     if (cache === undefined) return originalTransaction.call(this, callback, config);
-    const scope: TransactionScope = { watch: cache.watch, parent: undefined, session: undefined, pending: [] };
+    const scope: TransactionScope = {
+      watch: cache.watch,
+      parent: undefined,
+      session: undefined,
+      pending: [],
+    };
     return runInTransactionScope(scope, async () => {
       try {
         return await originalTransaction.call(
@@ -108,7 +137,11 @@ export function installDrizzleIntegration(): void {
   };
 }
 
-async function wrapDriverErrors(queryString: string, params: unknown[], query: () => Promise<unknown>): Promise<unknown> {
+async function wrapDriverErrors(
+  queryString: string,
+  params: unknown[],
+  query: () => Promise<unknown>,
+): Promise<unknown> {
   try {
     return await query();
   } catch (error) {
@@ -117,9 +150,15 @@ async function wrapDriverErrors(queryString: string, params: unknown[], query: (
 }
 
 /** Rule 4 for Drizzle's insert/update/delete: mark at start, invalidate when done (after COMMIT in a transaction). */
-async function runMutation(prepared: PreparedQueryInternals, watch: CacheWatch, run: () => Promise<unknown>): Promise<unknown> {
+async function runMutation(
+  prepared: PreparedQueryInternals,
+  watch: CacheWatch,
+  run: () => Promise<unknown>,
+): Promise<unknown> {
   const builder = prepared[kSourceBuilder] as MutationBuilderInternals | undefined;
-  const tables: TableInput[] = builder ? writtenTables(builder, watch.defaultSchema) : (prepared.queryMetadata?.tables ?? []);
+  const tables: TableInput[] = builder
+    ? writtenTables(builder, watch.defaultSchema)
+    : (prepared.queryMetadata?.tables ?? []);
   if (tables.length === 0) return run();
   const mutation: Mutation = watch.beginMutation(tables);
   const transaction = transactionOf(watch, { client: prepared.client });
@@ -147,9 +186,15 @@ function loadDrizzleCachedSelect(
     // The user opted out of invalidation on writes: the entry lives until its TTL or a manual invalidate.
     tables = [];
   } else {
-    tables = builder === undefined ? undefined : tablesForLoad(deriveTables(builder, watch.defaultSchema), undefined);
+    tables =
+      builder === undefined
+        ? undefined
+        : tablesForLoad(deriveTables(builder, watch.defaultSchema), undefined);
   }
-  const key = config.tag !== undefined ? `drizzle:tag\u0000${config.tag}` : queryKey("withCache", "", queryString, params);
+  const key =
+    config.tag !== undefined
+      ? `drizzle:tag\u0000${config.tag}`
+      : queryKey("withCache", "", queryString, params);
   return watch.load(
     {
       key,
@@ -165,8 +210,18 @@ function loadDrizzleCachedSelect(
 /** Keep what Drizzle reads from a driver result, as plain data the engine can copy for each caller. */
 function plainResult(result: unknown): unknown {
   if (typeof result !== "object" || result === null || Array.isArray(result)) return result;
-  const { rows, rowCount, command, fields } = result as { rows?: unknown; rowCount?: unknown; command?: unknown; fields?: unknown };
-  return { rows, rowCount, command, fields: Array.isArray(fields) ? fields.map((field) => ({ ...field })) : fields };
+  const { rows, rowCount, command, fields } = result as {
+    rows?: unknown;
+    rowCount?: unknown;
+    command?: unknown;
+    fields?: unknown;
+  };
+  return {
+    rows,
+    rowCount,
+    command,
+    fields: Array.isArray(fields) ? fields.map((field) => ({ ...field })) : fields,
+  };
 }
 
 function ttlOf(config: DrizzleCacheConfig | undefined): number | undefined {

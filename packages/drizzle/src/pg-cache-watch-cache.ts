@@ -38,7 +38,12 @@ export class PgCacheWatchCache extends Cache {
    * Unused by Drizzle on a db with this cache: reads go through the engine's `load()`, which must wrap
    * the query itself to guard the fill. Always a miss for any other caller.
    */
-  override async get(_key: string, _tables: string[], _isTag: boolean, _isAutoInvalidate?: boolean): Promise<undefined> {
+  override async get(
+    _key: string,
+    _tables: string[],
+    _isTag: boolean,
+    _isAutoInvalidate?: boolean,
+  ): Promise<undefined> {
     return undefined;
   }
 

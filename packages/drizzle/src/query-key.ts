@@ -10,7 +10,8 @@ function encodeParam(this: unknown, key: string, value: unknown): unknown {
   // `value` has been through toJSON already (Buffer, Date); read the raw one for bigint and bytes.
   const raw = (this as Record<string, unknown>)[key];
   if (typeof raw === "bigint") return { $bigint: raw.toString() };
-  if (raw instanceof Uint8Array) return { $bytes: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("base64") };
+  if (raw instanceof Uint8Array)
+    return { $bytes: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("base64") };
   if (raw instanceof Date) return { $date: Number.isNaN(raw.getTime()) ? "invalid" : raw.toISOString() };
   return value;
 }

@@ -28,7 +28,8 @@ export function lexSqlText(text: string): TextToken[] {
     } else if (c === "/" && text[i + 1] === "*") {
       i = skipBlockComment(text, i);
     } else if (c === "'") {
-      const escapes = i > 0 && (text[i - 1] === "E" || text[i - 1] === "e") && !WORD_PART.test(text[i - 2] ?? " ");
+      const escapes =
+        i > 0 && (text[i - 1] === "E" || text[i - 1] === "e") && !WORD_PART.test(text[i - 2] ?? " ");
       if (escapes) tokens.pop();
       i = skipQuoted(text, i, "'", escapes);
       tokens.push({ kind: "literal" });

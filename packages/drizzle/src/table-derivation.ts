@@ -1,7 +1,19 @@
 import type { TableRef } from "@pgcachewatch/core";
-import { Column, is, isSQLWrapper, Name, Param, Placeholder, SQL, StringChunk, Subquery, Table, View } from "drizzle-orm";
-import { isRealTable, tableOriginalName, tableSchema, viewConfig } from "./drizzle-internals.js";
+import {
+  Column,
+  is,
+  isSQLWrapper,
+  Name,
+  Param,
+  Placeholder,
+  SQL,
+  StringChunk,
+  Subquery,
+  Table,
+  View,
+} from "drizzle-orm";
 import { PgMaterializedView } from "drizzle-orm/pg-core";
+import { isRealTable, tableOriginalName, tableSchema, viewConfig } from "./drizzle-internals.js";
 import { selectSourcesOf } from "./select-sources.js";
 import { lexSqlText } from "./sql-text-lexer.js";
 
@@ -106,7 +118,8 @@ class TableWalker {
 
   result(): TableDerivation {
     for (const named of this.#namedRelations) {
-      if (!this.#knownRelations.has(named.key)) this.#markOpaque(`relation ${named.label} appears only as SQL text`);
+      if (!this.#knownRelations.has(named.key))
+        this.#markOpaque(`relation ${named.label} appears only as SQL text`);
     }
     if (this.#opaque !== undefined) return { known: false, reason: this.#opaque, writes: this.#writes };
     return { known: true, tables: [...this.#tables.values()], writes: this.#writes };
@@ -270,7 +283,8 @@ class TableWalker {
           } else if (word === "join") {
             expectRelation = true;
           } else if (word === "update") {
-            if (previousWord !== "for" && previousWord !== "key" && previousWord !== "do") this.#writes = true;
+            if (previousWord !== "for" && previousWord !== "key" && previousWord !== "do")
+              this.#writes = true;
           } else if (WRITE_WORDS.has(word)) {
             this.#writes = true;
           }
@@ -292,7 +306,12 @@ class TableWalker {
     let name = first.value;
     const dot = tokens[start + 1];
     const second = tokens[start + 2];
-    if (dot?.kind === "punct" && dot.value === "." && second && (second.kind === "ident" || second.kind === "word")) {
+    if (
+      dot?.kind === "punct" &&
+      dot.value === "." &&
+      second &&
+      (second.kind === "ident" || second.kind === "word")
+    ) {
       schema = name;
       name = second.value;
       end = start + 2;

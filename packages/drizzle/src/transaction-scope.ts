@@ -41,7 +41,8 @@ export function transactionOf(
       if (client === undefined || txSession.client === undefined || client === txSession.client) return scope;
       continue;
     }
-    if (target.client === undefined || txSession.client === undefined || target.client === txSession.client) return scope;
+    if (target.client === undefined || txSession.client === undefined || target.client === txSession.client)
+      return scope;
   }
   return undefined;
 }

@@ -83,7 +83,9 @@ describe("transactions (rule 3)", () => {
     ).rejects.toThrow();
     expect(watch.stats().bypassed - before.bypassed).toBe(2);
     expect((await names().$cached()).map((row) => row.name)).not.toContain("uncommitted");
-    expect((await db.select({ name: users.name }).from(users).$withCache()).map((row) => row.name)).not.toContain("uncommitted");
+    expect(
+      (await db.select({ name: users.name }).from(users).$withCache()).map((row) => row.name),
+    ).not.toContain("uncommitted");
   });
 
   test("a write inside a transaction invalidates after COMMIT, not before", async () => {
@@ -98,7 +100,9 @@ describe("transactions (rule 3)", () => {
       expect(await names().$cached()).toEqual(cached);
       expect(watch.stats().hits - before.hits).toBe(1);
     });
-    expect(seen.filter((info) => info.reason === "mutation").flatMap((info) => info.tables)).toEqual(["public.users"]);
+    expect(seen.filter((info) => info.reason === "mutation").flatMap((info) => info.tables)).toEqual([
+      "public.users",
+    ]);
     expect((await names().$cached()).find((row) => row.id === 2)?.name).toBe("committed");
   });
 

@@ -28,7 +28,12 @@ describe("Drizzle's own $withCache()", () => {
     harness.db
       .select({ name: users.name })
       .from(users)
-      .where(inArray(users.id, harness.db.select({ id: posts.authorId }).from(posts).where(like(posts.title, title))))
+      .where(
+        inArray(
+          users.id,
+          harness.db.select({ id: posts.authorId }).from(posts).where(like(posts.title, title)),
+        ),
+      )
       .orderBy(asc(users.id));
 
   test("goes through the engine with every table of the query", async () => {
@@ -50,7 +55,9 @@ describe("Drizzle's own $withCache()", () => {
     const { db, watch } = harness;
     await db.select().from(users).$withCache();
     await db.select().from(users).$cached();
-    const dropped = new Promise<{ tables: readonly string[]; entries: number }>((resolve) => watch.once("invalidate", resolve));
+    const dropped = new Promise<{ tables: readonly string[]; entries: number }>((resolve) =>
+      watch.once("invalidate", resolve),
+    );
     await db.$cache.invalidate({ tables: users });
     const info = await dropped;
     expect(info.tables).toEqual(["public.users"]);
@@ -132,7 +139,11 @@ describe("results", () => {
 
   test("errors reach the caller and are not cached", async () => {
     const { db, watch } = harness;
-    const broken = () => db.select().from(users).where(eq(users.id, "not a number" as unknown as number));
+    const broken = () =>
+      db
+        .select()
+        .from(users)
+        .where(eq(users.id, "not a number" as unknown as number));
     const before = watch.stats();
     await expect(broken().$cached()).rejects.toThrow("Failed query");
     await expect(broken().$cached()).rejects.toThrow("Failed query");
@@ -144,7 +155,11 @@ test("$cached() on a db without the PGCacheWatch cache rejects with a typed erro
   const pool = new pg.Pool({ connectionString: fixture.url, max: 1 });
   try {
     const plain = drizzle({ client: pool, schema });
-    const error = await plain.select().from(users).$cached().catch((e: unknown) => e);
+    const error = await plain
+      .select()
+      .from(users)
+      .$cached()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CacheNotConfiguredError);
     expect(error).toMatchObject({ code: "DRIZZLE_CACHE_NOT_CONFIGURED" });
     // Everything else about that db is untouched.

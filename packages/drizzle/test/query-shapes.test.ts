@@ -1,6 +1,6 @@
+import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import { count, eq, exists, inArray, like, lt, sql } from "drizzle-orm";
 import { alias, union } from "drizzle-orm/pg-core";
-import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { deriveTables } from "../src/index.js";
@@ -46,7 +46,11 @@ const shapes: readonly Shape[] = [
   {
     name: "inner join",
     build: (db) =>
-      db.select({ title: posts.title, author: users.name }).from(posts).innerJoin(users, eq(posts.authorId, users.id)).orderBy(posts.id),
+      db
+        .select({ title: posts.title, author: users.name })
+        .from(posts)
+        .innerJoin(users, eq(posts.authorId, users.id))
+        .orderBy(posts.id),
     tables: ["public.posts", "public.users"],
     write: { table: "public.users", sql: "update users set name = 'bobby' where id = 2" },
   },
@@ -59,7 +63,11 @@ const shapes: readonly Shape[] = [
   {
     name: "self-join through an alias",
     build: (db) =>
-      db.select({ name: users.name, again: author.name }).from(users).innerJoin(author, eq(author.id, users.id)).orderBy(users.id),
+      db
+        .select({ name: users.name, again: author.name })
+        .from(users)
+        .innerJoin(author, eq(author.id, users.id))
+        .orderBy(users.id),
     tables: ["public.users"],
     write: { table: "public.users", sql: "update users set name = 'cyd' where id = 3" },
   },
@@ -78,7 +86,12 @@ const shapes: readonly Shape[] = [
       db
         .select({ name: users.name })
         .from(users)
-        .where(inArray(users.id, db.select({ id: posts.authorId }).from(posts).where(like(posts.title, "w-where%"))))
+        .where(
+          inArray(
+            users.id,
+            db.select({ id: posts.authorId }).from(posts).where(like(posts.title, "w-where%")),
+          ),
+        )
         .orderBy(users.id),
     tables: ["public.posts", "public.users"],
     write: { table: "public.posts", sql: "insert into posts (author_id, title) values (3, 'w-where')" },
@@ -87,7 +100,10 @@ const shapes: readonly Shape[] = [
     name: "subquery in SELECT",
     build: (db) =>
       db
-        .select({ id: users.id, comments: sql<number>`(${db.select({ n: count() }).from(comments)})`.mapWith(Number) })
+        .select({
+          id: users.id,
+          comments: sql<number>`(${db.select({ n: count() }).from(comments)})`.mapWith(Number),
+        })
         .from(users)
         .orderBy(users.id),
     tables: ["public.comments", "public.users"],
@@ -99,7 +115,14 @@ const shapes: readonly Shape[] = [
       db
         .select({ name: users.name })
         .from(users)
-        .where(exists(db.select().from(posts).where(sql`${posts.authorId} = ${users.id} and ${posts.title} = 'w-exists'`)))
+        .where(
+          exists(
+            db
+              .select()
+              .from(posts)
+              .where(sql`${posts.authorId} = ${users.id} and ${posts.title} = 'w-exists'`),
+          ),
+        )
         .orderBy(users.id),
     tables: ["public.posts", "public.users"],
     write: { table: "public.posts", sql: "insert into posts (author_id, title) values (2, 'w-exists')" },
@@ -110,16 +133,23 @@ const shapes: readonly Shape[] = [
       db
         .select({ name: users.name })
         .from(users)
-        .where(sql`exists (select 1 from ${auditLog} where ${auditLog.userId} = ${users.id} and ${auditLog.action} = 'w-sql')`),
+        .where(
+          sql`exists (select 1 from ${auditLog} where ${auditLog.userId} = ${users.id} and ${auditLog.action} = 'w-sql')`,
+        ),
     tables: ["audit.log", "public.users"],
     write: { table: "audit.log", sql: "insert into audit.log (user_id, action) values (3, 'w-sql')" },
   },
   {
     name: "CTE via db.with()",
     build: (db) => {
-      const discussed = db.$with("discussed").as(
-        db.select({ title: posts.title, body: comments.body }).from(posts).innerJoin(comments, eq(comments.postId, posts.id)),
-      );
+      const discussed = db
+        .$with("discussed")
+        .as(
+          db
+            .select({ title: posts.title, body: comments.body })
+            .from(posts)
+            .innerJoin(comments, eq(comments.postId, posts.id)),
+        );
       return db.with(discussed).select().from(discussed).orderBy(discussed.title, discussed.body);
     },
     tables: ["public.comments", "public.posts"],
@@ -134,7 +164,10 @@ const shapes: readonly Shape[] = [
   {
     name: "set operation (union), right side on a pgSchema table",
     build: (db) =>
-      union(db.select({ id: users.id }).from(users), db.select({ id: auditLog.userId }).from(auditLog)).orderBy(sql`1`),
+      union(
+        db.select({ id: users.id }).from(users),
+        db.select({ id: auditLog.userId }).from(auditLog),
+      ).orderBy(sql`1`),
     tables: ["audit.log", "public.users"],
     write: { table: "audit.log", sql: "insert into audit.log (user_id, action) values (1000, 'w-union')" },
   },
@@ -149,10 +182,16 @@ const shapes: readonly Shape[] = [
     build: (db) =>
       db.query.users.findMany({
         orderBy: users.id,
-        with: { posts: { orderBy: posts.id, with: { comments: { orderBy: comments.id } } }, auditEntries: true },
+        with: {
+          posts: { orderBy: posts.id, with: { comments: { orderBy: comments.id } } },
+          auditEntries: true,
+        },
       }),
     tables: ["audit.log", "public.comments", "public.posts", "public.users"],
-    write: { table: "public.comments", sql: "insert into comments (post_id, body) values (1, 'w-relational')" },
+    write: {
+      table: "public.comments",
+      sql: "insert into comments (post_id, body) values (1, 'w-relational')",
+    },
   },
   {
     name: "relational findFirst with a one() relation",
@@ -167,7 +206,9 @@ describe.each(shapes)("$name", (shape) => {
     const { db, watch } = harness;
     const derivation = deriveTables(shape.build(db));
     const derived = derivation.known ? tableNames(derivation.tables) : [];
-    console.log(`[derived] ${shape.name}: ${derivation.known ? derived.join(", ") : `not cacheable (${derivation.reason})`}`);
+    console.log(
+      `[derived] ${shape.name}: ${derivation.known ? derived.join(", ") : `not cacheable (${derivation.reason})`}`,
+    );
     expect(derivation.known).toBe(true);
     expect(derived).toEqual(shape.tables);
 
@@ -193,12 +234,17 @@ describe.each(shapes)("$name", (shape) => {
 
 describe("raw SQL text naming a table", () => {
   const build = (db: Db) =>
-    db.select({ id: users.id, total: sql<number>`(select count(*) from comments)`.mapWith(Number) }).from(users).orderBy(users.id);
+    db
+      .select({ id: users.id, total: sql<number>`(select count(*) from comments)`.mapWith(Number) })
+      .from(users)
+      .orderBy(users.id);
 
   test("is not cached on its own (rule 5)", async () => {
     const { db, watch } = harness;
     const derivation = deriveTables(build(db));
-    console.log(`[derived] raw SQL text: ${derivation.known ? "known" : `not cacheable (${derivation.reason})`}`);
+    console.log(
+      `[derived] raw SQL text: ${derivation.known ? "known" : `not cacheable (${derivation.reason})`}`,
+    );
     expect(derivation).toMatchObject({ known: false, reason: "relation comments appears only as SQL text" });
     const before = watch.stats();
     await build(db).$cached();

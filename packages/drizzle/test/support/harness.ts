@@ -33,7 +33,11 @@ export async function openHarness(
   const pool = new pg.Pool({ connectionString: fixture.url, max: 4 });
   const watch = createCacheWatch({ connectionString: fixture.url, source: options.source ?? "notify" });
   await watch.start();
-  const db = drizzle({ client: pool, schema, cache: pgCacheWatchCache(watch, { global: options.global }) }) as Db;
+  const db = drizzle({
+    client: pool,
+    schema,
+    cache: pgCacheWatchCache(watch, { global: options.global }),
+  }) as Db;
   return {
     pool,
     watch,
@@ -58,7 +62,9 @@ export class QueryGate {
 
   constructor(pool: pg.Pool) {
     const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
-    (pool as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (...args: unknown[]) => {
+    (pool as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (
+      ...args: unknown[]
+    ) => {
       const config = args[0] as string | { text: string };
       const text = typeof config === "string" ? config : config.text;
       const armed = this.#armed;

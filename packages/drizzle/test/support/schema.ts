@@ -1,5 +1,15 @@
 import { relations, sql } from "drizzle-orm";
-import { integer, jsonb, pgMaterializedView, pgSchema, pgTable, pgView, serial, text, timestamp } from "drizzle-orm/pg-core";
+import {
+  integer,
+  jsonb,
+  pgMaterializedView,
+  pgSchema,
+  pgTable,
+  pgView,
+  serial,
+  text,
+  timestamp,
+} from "drizzle-orm/pg-core";
 
 export const users = pgTable("users", {
   id: serial("id").primaryKey(),
@@ -38,10 +48,16 @@ export const activeAuthors = pgView("active_authors").as((qb) =>
 export const legacyView = pgView("legacy_view", { id: integer("id") }).existing();
 
 export const postCounts = pgMaterializedView("post_counts").as((qb) =>
-  qb.select({ authorId: posts.authorId, n: sql<number>`count(*)::int`.as("n") }).from(posts).groupBy(posts.authorId),
+  qb
+    .select({ authorId: posts.authorId, n: sql<number>`count(*)::int`.as("n") })
+    .from(posts)
+    .groupBy(posts.authorId),
 );
 
-export const usersRelations = relations(users, ({ many }) => ({ posts: many(posts), auditEntries: many(auditLog) }));
+export const usersRelations = relations(users, ({ many }) => ({
+  posts: many(posts),
+  auditEntries: many(auditLog),
+}));
 export const postsRelations = relations(posts, ({ one, many }) => ({
   author: one(users, { fields: [posts.authorId], references: [users.id] }),
   comments: many(comments),
