@@ -21,7 +21,12 @@ import { cacheOfSession, type PgCacheWatchCache } from "./pg-cache-watch-cache.j
 import { queryKey } from "./query-key.js";
 import { installSelectSourceRecording } from "./select-sources.js";
 import { deriveTables } from "./table-derivation.js";
-import { runInTransactionScope, type TransactionScope, transactionOf } from "./transaction-scope.js";
+import {
+  currentScope,
+  runInTransactionScope,
+  type TransactionScope,
+  transactionOf,
+} from "./transaction-scope.js";
 
 /** The builder a prepared query came from, so the cache path can derive its tables. */
 const kSourceBuilder = Symbol.for("@pgcachewatch/drizzle:sourceBuilder");
@@ -104,7 +109,7 @@ export function installDrizzleIntegration(): void {
 
   const database = PgDatabase.prototype as unknown as {
     transaction(
-      this: { session: unknown },
+      this: { session: object },
       callback: (tx: { session: object }) => Promise<unknown>,
       config?: unknown,
     ): Promise<unknown>;
@@ -112,10 +117,13 @@ export function installDrizzleIntegration(): void {
   const originalTransaction = database.transaction;
   database.transaction = function transaction(callback, config) {
     const cache = cacheOfSession(this.session);
-    if (cache === undefined) return originalTransaction.call(this, callback, config);
+    // Not ours, or a nested transaction on a transaction's session: the enclosing scope completes the writes.
+    if (cache === undefined || transactionOf(cache.watch, { session: this.session }) !== undefined) {
+      return originalTransaction.call(this, callback, config);
+    }
     const scope: TransactionScope = {
       watch: cache.watch,
-      parent: undefined,
+      parent: currentScope(),
       session: undefined,
       pending: [],
     };
@@ -231,31 +239,4 @@ function ttlOf(config: DrizzleCacheConfig | undefined): number | undefined {
   if (config.pxat !== undefined) return Math.max(1, config.pxat - Date.now());
   if (config.exat !== undefined) return Math.max(1, config.exat * 1000 - Date.now());
   return undefined;
-}
-
-declare module "drizzle-orm/pg-core" {
-  interface PgSelectQueryBuilderBase<
-    THKT,
-    TTableName,
-    TSelection,
-    TSelectMode,
-    TNullabilityMap,
-    TDynamic,
-    TExcludedMethods,
-    TResult,
-    TSelectedFields,
-  > {
-    /**
-     * Run this query through the PGCacheWatch cache: a hit is served from memory, a miss loads once
-     * and is kept until PostgreSQL reports a change to any table the query reads.
-     */
-    $cached(options?: CachedQueryOptions): Promise<TResult>;
-  }
-}
-
-declare module "drizzle-orm/pg-core/query-builders/query" {
-  interface PgRelationalQuery<TResult> {
-    /** Like the select builder's `$cached()`, for `db.query.x.findMany/findFirst`, including every `with` relation. */
-    $cached(options?: CachedQueryOptions): Promise<TResult>;
-  }
 }
