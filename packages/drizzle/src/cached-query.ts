@@ -5,7 +5,7 @@ import { selectionShape } from "./drizzle-internals.js";
 import { CacheNotConfiguredError } from "./errors.js";
 import { cacheOfSession } from "./pg-cache-watch-cache.js";
 import { queryKey } from "./query-key.js";
-import { deriveTables, type TableDerivation } from "./table-derivation.js";
+import type { TableDerivation } from "./table-derivation.js";
 import { transactionOf } from "./transaction-scope.js";
 
 /** Options of `$cached()`. */
@@ -71,8 +71,8 @@ export function cachedSelect(
   if (!cache) return Promise.reject(new CacheNotConfiguredError());
   const { watch } = cache;
   const sql = builder.getSQL();
-  const tables = tablesForLoad(deriveTables(sql, watch.defaultSchema), options.tables);
   const query = builder.dialect.sqlToQuery(sql);
+  const tables = tablesForLoad(cache.derivations.derive(query.sql, sql), options.tables);
   const shape = selectionShape(builder.config.fields);
   return watch.load(
     {
@@ -95,8 +95,8 @@ export function cachedRelationalQuery(
   if (!cache) return Promise.reject(new CacheNotConfiguredError());
   const { watch } = cache;
   const built = query._getQuery();
-  const tables = tablesForLoad(deriveTables(built.sql, watch.defaultSchema), options.tables);
   const rendered = query.dialect.sqlToQuery(built.sql);
+  const tables = tablesForLoad(cache.derivations.derive(rendered.sql, built.sql), options.tables);
   const shape = `${query.mode}:${JSON.stringify(relationalShape(built.selection))}`;
   return watch.load(
     {

@@ -20,7 +20,6 @@ import { type MutationBuilderInternals, writtenTables } from "./mutation-tables.
 import { cacheOfSession, type PgCacheWatchCache } from "./pg-cache-watch-cache.js";
 import { queryKey } from "./query-key.js";
 import { installSelectSourceRecording } from "./select-sources.js";
-import { deriveTables } from "./table-derivation.js";
 import {
   currentScope,
   runInTransactionScope,
@@ -197,7 +196,7 @@ function loadDrizzleCachedSelect(
     tables =
       builder === undefined
         ? undefined
-        : tablesForLoad(deriveTables(builder, watch.defaultSchema), undefined);
+        : tablesForLoad(cache.derivations.derive(queryString, builder), undefined);
   }
   const key =
     config.tag !== undefined

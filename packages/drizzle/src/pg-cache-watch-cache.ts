@@ -1,6 +1,7 @@
 import type { CacheWatch, TableInput } from "@pgcachewatch/core";
 import { entityKind, getTableName, is, Table } from "drizzle-orm";
 import { Cache, type MutationOption } from "drizzle-orm/cache/core";
+import { DerivationMemo } from "./derivation-memo.js";
 import { tableOriginalName, tableSchema } from "./drizzle-internals.js";
 
 export interface PgCacheWatchCacheOptions {
@@ -20,11 +21,14 @@ export interface PgCacheWatchCacheOptions {
 export class PgCacheWatchCache extends Cache {
   static override readonly [entityKind]: string = "PgCacheWatchCache";
   readonly watch: CacheWatch;
+  /** Table derivations of the queries this cache has seen, by SQL text. */
+  readonly derivations: DerivationMemo;
   readonly #strategy: "explicit" | "all";
 
   constructor(watch: CacheWatch, options: PgCacheWatchCacheOptions = {}) {
     super();
     this.watch = watch;
+    this.derivations = new DerivationMemo(watch.defaultSchema);
     this.#strategy = options.global === true ? "all" : "explicit";
     // Drizzle copies onMutate onto `db.$cache.invalidate` unbound.
     this.onMutate = this.onMutate.bind(this);
