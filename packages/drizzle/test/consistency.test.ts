@@ -3,7 +3,7 @@ import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import { asc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createSchema, type Harness, openHarness, QueryGate } from "./support/harness.js";
-import { users } from "./support/schema.js";
+import { auditLog, users } from "./support/schema.js";
 
 // No NOTIFY listener here: every invalidation these tests see comes from the adapter itself.
 const fixture = useTestDatabase("drizzle-consistency");
@@ -63,6 +63,51 @@ describe("writes through Drizzle (rule 4)", () => {
     gate.release();
     await updating;
     expect((await names().$cached())[0]?.name).toBe("after-update");
+  });
+});
+
+describe("reads and writes in one statement", () => {
+  test("concurrent misses of one query load once", async () => {
+    const { watch } = harness;
+    watch.invalidateAll();
+    const before = watch.stats();
+    const results = await Promise.all([names().$cached(), names().$cached(), names().$cached()]);
+    expect(watch.stats().loads - before.loads).toBe(1);
+    expect(results[1]).toEqual(results[0]);
+    expect(results[2]).not.toBe(results[1]);
+  });
+
+  test("a select whose CTE writes is never cached", async () => {
+    const { db, watch } = harness;
+    const logged = () =>
+      db
+        .with(db.$with("logged").as(db.insert(auditLog).values({ userId: 1, action: "read" }).returning()))
+        .select({ id: users.id })
+        .from(users);
+    const before = watch.stats();
+    await logged().$cached();
+    await logged().$cached();
+    expect(watch.stats().bypassed - before.bypassed).toBe(2);
+    expect(watch.stats().hits - before.hits).toBe(0);
+  });
+
+  test("an update with a data-modifying CTE invalidates the CTE's table too", async () => {
+    const { db } = harness;
+    const log = () => db.select({ action: auditLog.action }).from(auditLog).$cached();
+    await log();
+    const seen = recordInvalidations();
+    await db
+      .with(db.$with("noted").as(db.insert(auditLog).values({ userId: 2, action: "renamed" }).returning()))
+      .update(users)
+      .set({ name: "bob" })
+      .where(eq(users.id, 2));
+    expect(
+      seen
+        .filter((info) => info.reason === "mutation")
+        .flatMap((info) => info.tables)
+        .sort(),
+    ).toEqual(["audit.log", "public.users"]);
+    expect((await log()).map((row) => row.action)).toContain("renamed");
   });
 });
 
