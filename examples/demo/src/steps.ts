@@ -4,6 +4,10 @@ interface UserBody {
   name?: unknown;
 }
 
+interface PostBody {
+  author?: unknown;
+}
+
 /** The tour, in order. Each step runs one example app from this repository. */
 export const STEPS: readonly TourStep[] = [
   {
@@ -22,15 +26,18 @@ export const STEPS: readonly TourStep[] = [
   },
   {
     id: "drizzle",
-    title: "Drizzle",
+    title: "Drizzle: $cached() on a select with a join",
     example: "examples/drizzle",
-    unavailable: "@pgcachewatch/drizzle is not in this build",
-    start: notAvailable,
-    path: "",
-    warmupPath: "",
-    show: () => "",
-    write: "",
-    isFresh: () => false,
+    async start(databaseUrl) {
+      const { buildApp } = await import("@pgcachewatch/example-drizzle");
+      return buildApp({ databaseUrl });
+    },
+    path: "/posts/2",
+    warmupPath: "/posts/1",
+    show: (body) => `author: ${JSON.stringify((body as PostBody).author)}`,
+    // The post's row is untouched: the joined table changed.
+    write: "UPDATE users SET name = 'Grace B. Hopper' WHERE id = 2",
+    isFresh: (body) => (body as PostBody).author === "Grace B. Hopper",
   },
   {
     id: "prisma",

@@ -1,0 +1,73 @@
+import { type CacheWatch, createCacheWatch } from "@pgcachewatch/core";
+import { pgCacheWatchCache } from "@pgcachewatch/drizzle";
+import { eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/node-postgres";
+import Fastify, { type FastifyInstance } from "fastify";
+import pg from "pg";
+import { posts, users } from "./schema.js";
+
+export interface AppOptions {
+  databaseUrl: string;
+  logger?: boolean;
+}
+
+export function buildApp({ databaseUrl, logger = false }: AppOptions): {
+  app: FastifyInstance;
+  watch: CacheWatch;
+} {
+  const watch = createCacheWatch({ connectionString: databaseUrl });
+  const pool = new pg.Pool({ connectionString: databaseUrl });
+  const db = drizzle({ client: pool, cache: pgCacheWatchCache(watch) });
+
+  const app = Fastify({ logger });
+  pool.on("error", (error) => app.log.warn({ err: error }, "idle database connection closed"));
+  // Start listening before serving; stop the listener and the pool when the app closes.
+  app.addHook("onReady", () => watch.start());
+  app.addHook("onClose", async () => {
+    await watch.stop();
+    await pool.end();
+  });
+
+  // A post with its author's name. $cached() derives both tables from the query: a change to
+  // either one, by anyone, drops the cached result.
+  app.get<{ Params: { id: number } }>(
+    "/posts/:id",
+    { schema: { params: { type: "object", properties: { id: { type: "integer" } } } } },
+    async (request, reply) => {
+      const [post] = await db
+        .select({ id: posts.id, title: posts.title, author: users.name, createdAt: posts.createdAt })
+        .from(posts)
+        .innerJoin(users, eq(users.id, posts.authorId))
+        .where(eq(posts.id, request.params.id))
+        .$cached();
+      if (!post) return reply.code(404).send({ error: "no such post" });
+      return post;
+    },
+  );
+
+  // A write through Drizzle invalidates its table as soon as it completes (no waiting for the event).
+  app.patch<{ Params: { id: number }; Body: { title: string } }>(
+    "/posts/:id",
+    {
+      schema: {
+        params: { type: "object", properties: { id: { type: "integer" } } },
+        body: {
+          type: "object",
+          required: ["title"],
+          properties: { title: { type: "string", minLength: 1 } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const updated = await db
+        .update(posts)
+        .set({ title: request.body.title })
+        .where(eq(posts.id, request.params.id))
+        .returning({ id: posts.id });
+      if (updated.length === 0) return reply.code(404).send({ error: "no such post" });
+      return reply.code(204).send();
+    },
+  );
+
+  return { app, watch };
+}

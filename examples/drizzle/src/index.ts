@@ -1,0 +1,3 @@
+export { type AppOptions, buildApp } from "./app.js";
+export { posts, users } from "./schema.js";
+export { setupDatabase } from "./setup.js";
