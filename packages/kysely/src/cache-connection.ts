@@ -141,10 +141,12 @@ export class CacheConnection implements DatabaseConnection {
         tables,
         inTransaction: !shareable,
         ...(ttl === undefined ? {} : { ttl }),
-        ...(options?.signal ? { signal: options.signal } : {}),
         ...(queryOptions.tags ? { tags: queryOptions.tags } : {}),
+        // No signal: Kysely races the caller's signal itself and lets the statement finish in the
+        // background (its "ignore query" default), so the load completes and fills for the next
+        // caller; "cancel query" reaches the pool connection through cancelQuery().
       },
-      (signal) => this.#executeHere<R>(compiledQuery, { signal }),
+      () => this.#executeHere<R>(compiledQuery, options),
     );
   }
 

@@ -1,6 +1,7 @@
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
+import { sql } from "kysely";
 import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { cached } from "../src/index.js";
 import { type KyselyFixture, openFixture } from "./support/fixture.js";
 import { changeOf, within } from "./support/wait.js";
@@ -92,5 +93,38 @@ describe("a cache hit never touches the pool", () => {
     expect(hit).toEqual(miss);
     expect(hit[0]?.created_at).toBeInstanceOf(Date);
     expect(hit[0]?.created_at).not.toBe(miss[0]?.created_at);
+  });
+});
+
+describe("errors and aborts", () => {
+  it("a failing cached query is not cached: every call reaches the database and fails", async () => {
+    const failing = () =>
+      f.db.selectFrom("users").select(sql<number>`1 / ${0}`.as("x")).$call(cached()).execute();
+    const before = f.watch.stats();
+    await expect(failing()).rejects.toThrow(/division by zero/);
+    await expect(failing()).rejects.toThrow(/division by zero/);
+    expect(f.watch.stats().loadErrors).toBe(before.loadErrors + 2);
+    expect(f.watch.stats().hits).toBe(before.hits);
+  });
+
+  it("an aborted caller gets its abort; the load finishes in the background and serves the next caller", async () => {
+    const errors = vi.spyOn(console, "error");
+    const slow = (signal?: AbortSignal) =>
+      f.db
+        .selectFrom("users")
+        .select(["id", sql<string>`pg_sleep(0.2)::text`.as("slept")])
+        .where("id", "=", 1)
+        .$call(cached({ tables: ["users"] }))
+        .execute(signal ? { signal } : undefined);
+    const before = f.watch.stats();
+    const controller = new AbortController();
+    const aborted = slow(controller.signal);
+    controller.abort(new Error("caller gave up"));
+    await expect(aborted).rejects.toThrow("caller gave up");
+    // Joins the load still running (or hits what it stored): no second load.
+    expect(await within(slow(), "the next caller")).toEqual([{ id: 1, slept: "" }]);
+    expect(f.watch.stats().loads).toBe(before.loads + 1);
+    expect(errors).not.toHaveBeenCalled();
+    errors.mockRestore();
   });
 });
