@@ -1,5 +1,4 @@
 export type { CacheWatchApi } from "./cache-context.js";
-export { CacheDialect } from "./cache-dialect.js";
 export { PgCacheWatchPlugin, type PgCacheWatchPluginOptions, pgCacheWatch } from "./cache-plugin.js";
 export { type CachedMarker, cached, type PluginHost } from "./cached.js";
 export type { CachedQueryOptions } from "./cached-query-options.js";

@@ -26,7 +26,7 @@ beforeAll(async () => {
   writer = await database.externalWriter();
   await createSchema(writer);
   pool = new pg.Pool({ connectionString: database.url, max: 4 });
-  watch = createCacheWatch({ connectionString: database.url, heartbeatInterval: 1000 });
+  watch = createCacheWatch({ connectionString: database.url });
   await watch.start();
   cache = pgCacheWatch(watch);
   cacheFirst = new Kysely<CamelDatabase>({

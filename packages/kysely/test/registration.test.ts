@@ -22,7 +22,7 @@ beforeAll(async () => {
   const writer = await database.externalWriter();
   await createSchema(writer);
   pool = new pg.Pool({ connectionString: database.url, max: 4 });
-  watch = createCacheWatch({ connectionString: database.url, heartbeatInterval: 1000 });
+  watch = createCacheWatch({ connectionString: database.url });
   await watch.start();
   const cache = pgCacheWatch(watch, { ttl: 10_000 });
   db = new Kysely<Database>({ dialect: cache.dialect(new PostgresDialect({ pool })), plugins: [cache] });

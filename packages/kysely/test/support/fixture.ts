@@ -30,7 +30,7 @@ export async function openFixture(
     checkouts++;
     return (connect as (...a: unknown[]) => unknown)(...args);
   }) as typeof pool.connect;
-  const watch = createCacheWatch({ connectionString: database.url, heartbeatInterval: 1000 });
+  const watch = createCacheWatch({ connectionString: database.url });
   await watch.start();
   const cache = pgCacheWatch(watch);
   const db = new Kysely<Database>({
