@@ -1,3 +1,4 @@
+import { installTriggers } from "@pgcachewatch/core";
 import type { ColumnType, Generated } from "kysely";
 import type pg from "pg";
 
@@ -23,8 +24,7 @@ export interface Database {
 }
 
 /**
- * Tables of the test database, with statement-level NOTIFY triggers in the v1 payload format on all
- * but `user_settings`: writes to it are seen only through the adapter (read-your-writes, rule 4).
+ * Tables of the test database, with the change triggers installed on all but `user_settings`: writes to it are seen only through the adapter (read-your-writes, rule 4).
  */
 export async function createSchema(client: pg.Client): Promise<void> {
   await client.query(`
@@ -40,17 +40,6 @@ export async function createSchema(client: pg.Client): Promise<void> {
     INSERT INTO admins VALUES (1, 'root');
     INSERT INTO app.accounts VALUES (1, 'ada');
     INSERT INTO user_settings VALUES (1, true), (2, false);
-
-    CREATE FUNCTION public.pgcw_test_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      PERFORM pg_notify('pgcachewatch', json_build_object('v', 1, 's', TG_TABLE_SCHEMA, 't', TG_TABLE_NAME, 'op', lower(TG_OP))::text);
-      RETURN NULL;
-    END $$;
   `);
-  for (const table of ["public.users", "public.posts", "public.admins", "public.archive", "app.accounts"]) {
-    await client.query(
-      `CREATE TRIGGER pgcw_test_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
-       FOR EACH STATEMENT EXECUTE FUNCTION public.pgcw_test_notify()`,
-    );
-  }
+  await installTriggers(client, { tables: ["users", "posts", "admins", "archive", "app.accounts"] });
 }
