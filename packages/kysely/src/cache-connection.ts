@@ -41,24 +41,28 @@ export class CacheConnection implements DatabaseConnection {
     this.#pass = pass;
   }
 
-  get isReserved(): boolean {
-    return this.#pass === undefined;
-  }
-
   async executeQuery<R>(
     compiledQuery: CompiledQuery,
     options?: AbortableOperationOptions,
   ): Promise<QueryResult<R>> {
     const first = this.#statements++ === 0;
     const pass = this.#passFor(compiledQuery, first);
+    // The one query this connection was acquired for, as its first statement: nothing else shares the session.
+    const single = first && this.#pass !== undefined && pass === this.#pass;
     const analysis = analyzeQuery(compiledQuery.query);
     if (analysis.uncacheable === "write") return this.#executeWrite(compiledQuery, analysis, options);
-    if (analysis.kind === "RawNode" && this.isReserved) this.#deferWrites = true;
+    // A raw statement on a session that outlives it may have opened a transaction (BEGIN).
+    if (analysis.kind === "RawNode" && !single) this.#deferWrites = true;
     const queryOptions = pass?.options;
     if (queryOptions == null || analysis.uncacheable !== undefined)
       return this.#executeHere(compiledQuery, options);
-    const shareable = first && this.#pass !== undefined && pass === this.#pass && !this.#inTransaction;
-    return this.#executeCached(compiledQuery, analysis, queryOptions, shareable, options);
+    return this.#executeCached(
+      compiledQuery,
+      analysis,
+      queryOptions,
+      single && !this.#inTransaction,
+      options,
+    );
   }
 
   async *streamQuery<R>(
