@@ -4,6 +4,10 @@ interface UserBody {
   name?: unknown;
 }
 
+interface CommentBody {
+  body: string;
+}
+
 interface PostBody {
   author?: unknown;
 }
@@ -53,15 +57,17 @@ export const STEPS: readonly TourStep[] = [
   },
   {
     id: "kysely",
-    title: "Kysely",
+    title: "Kysely: cached() on a select with a join",
     example: "examples/kysely",
-    unavailable: "@pgcachewatch/kysely is not in this build",
-    start: notAvailable,
-    path: "",
-    warmupPath: "",
-    show: () => "",
-    write: "",
-    isFresh: () => false,
+    async start(databaseUrl) {
+      const { buildApp } = await import("@pgcachewatch/example-kysely");
+      return buildApp({ databaseUrl });
+    },
+    path: "/posts/1/comments",
+    warmupPath: "/posts/2/comments",
+    show: (body) => `bodies: ${JSON.stringify((body as CommentBody[]).map((c) => c.body))}`,
+    write: "UPDATE comments SET body = 'Correct.' WHERE id = 2",
+    isFresh: (body) => (body as CommentBody[]).some((c) => c.body === "Correct."),
   },
 ];
 
