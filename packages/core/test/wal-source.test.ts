@@ -1,4 +1,4 @@
-import { createServer, Socket as NetSocket, type Server, type Socket } from "node:net";
+import { startTcpProxy } from "@pgcachewatch/testdb";
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import pg from "pg";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -361,19 +361,18 @@ describe("WAL source: slots, acknowledgement and loss", () => {
 
   it("detects a connection that went silent (no TCP close) with its heartbeat, and reconnects", async (ctx) => {
     if (!wal.ok) return ctx.skip(wal.reason);
-    const proxy = await startFreezableProxy(new URL(db.url));
+    const target = new URL(db.url);
+    const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
     try {
-      const url = new URL(db.url);
-      url.hostname = "127.0.0.1";
-      url.port = String(proxy.port);
       const { handlers } = await startSource({
-        connectionString: url.toString(),
+        connectionString: proxy.url(db.url),
         heartbeatInterval: 200,
         heartbeatTimeout: 1500,
       });
-      proxy.freezeExisting();
+      proxy.freeze();
       await handlers.until(() => handlers.count("lost") >= 1, "lost after silence");
       expect(handlers.log.find((l) => l.startsWith("lost"))).toContain("no message from the WAL sender");
+      proxy.thaw();
       await handlers.until(() => handlers.count("ready") >= 2, "ready again through a fresh connection");
     } finally {
       await Promise.all(sources.splice(0).map((s) => s.stop()));
@@ -404,47 +403,4 @@ async function dropSlotEventually(name: string): Promise<void> {
   } finally {
     await admin.end();
   }
-}
-
-/** A TCP proxy whose existing connections can be frozen: bytes stop flowing, nothing is closed. */
-async function startFreezableProxy(
-  target: URL,
-): Promise<{ port: number; freezeExisting(): void; close(): Promise<void> }> {
-  const pairs: { client: Socket; upstream: Socket; frozen: boolean }[] = [];
-  const server: Server = createServer((client) => {
-    const upstream = new NetSocket();
-    const pair = { client, upstream, frozen: false };
-    pairs.push(pair);
-    upstream.connect(Number(target.port || 5432), target.hostname);
-    client.on("data", (data) => {
-      if (!pair.frozen) upstream.write(data);
-    });
-    upstream.on("data", (data) => {
-      if (!pair.frozen) client.write(data);
-    });
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on("error", end);
-    upstream.on("error", end);
-    client.on("close", end);
-    upstream.on("close", end);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  return {
-    port,
-    freezeExisting() {
-      for (const pair of pairs) pair.frozen = true;
-    },
-    async close() {
-      for (const pair of pairs) {
-        pair.client.destroy();
-        pair.upstream.destroy();
-      }
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
