@@ -33,7 +33,7 @@ function walWatch(options: Partial<WalSourceOptions> = {}) {
     tables: ["items", "tags"],
     publication: "pgcw_engine_pub",
     heartbeatInterval: 500,
-    reconnectDelay: { min: 50, max: 300 },
+    reconnectDelay: { initial: 50, max: 300 },
     ...options,
   });
   const watch = createCacheWatch({ connectionString: db.url, source });
@@ -128,7 +128,7 @@ describe("CacheWatch with the WAL source", () => {
 
   it("rule 2: terminating the WAL sender flushes, bypasses while down, and serves again once streaming", async (ctx) => {
     if (!wal.ok) return ctx.skip(wal.reason);
-    const { watch, source } = walWatch({ reconnectDelay: { min: 300, max: 600 } });
+    const { watch, source } = walWatch({ reconnectDelay: { initial: 300, max: 600 } });
     await watch.start();
     await watch.load({ key: "item:1", tables: ["items"] }, () => readItem(1));
     expect(watch.stats().entries).toBe(1);

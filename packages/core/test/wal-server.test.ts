@@ -93,7 +93,7 @@ describe("WAL source on a private logical server", () => {
     const source = createWalSource({
       connectionString: db.url,
       tables: ["items"],
-      reconnectDelay: { min: 100, max: 1000 },
+      reconnectDelay: { initial: 100, max: 1000 },
       heartbeatInterval: 500,
     });
     onTestFinished(() => source.stop());

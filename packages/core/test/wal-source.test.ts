@@ -45,7 +45,7 @@ async function startSource(
     publication: "pgcw_test_pub",
     heartbeatInterval: 500,
     heartbeatTimeout: 5000,
-    reconnectDelay: { min: 50, max: 500 },
+    reconnectDelay: { initial: 50, max: 500 },
     ...options,
   });
   sources.push(source);
@@ -288,7 +288,7 @@ describe("WAL source: slots, acknowledgement and loss", () => {
       tables: ["items", "orders"],
       publication: "pgcw_test_pub",
       permanentSlot: "pgcw_test_redeliver",
-      reconnectDelay: { min: 50, max: 200 },
+      reconnectDelay: { initial: 50, max: 200 },
       visibilityDelay: 60_000,
     });
     sources.push(source);
@@ -328,7 +328,7 @@ describe("WAL source: slots, acknowledgement and loss", () => {
     if (!wal.ok) return ctx.skip(wal.reason);
     const { handlers } = await startSource({
       permanentSlot: "pgcw_test_dropped",
-      reconnectDelay: { min: 800, max: 1500 },
+      reconnectDelay: { initial: 800, max: 1500 },
     });
     try {
       const admin = await db.externalWriter();

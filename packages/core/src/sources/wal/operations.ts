@@ -16,7 +16,7 @@ import {
 } from "./publication.js";
 import { assertSlotName, checkPermanentSlot, dropSlot, listSlots, type SlotInfo } from "./slots.js";
 
-/** Where the operations connect: a connection string and/or `pg` client settings. */
+/** Where the operations connect: a connection string (default DATABASE_URL, then the PG* variables) and/or `pg` client settings. */
 export interface WalConnectionOptions {
   readonly connectionString?: string;
   readonly clientConfig?: pg.ClientConfig;
@@ -65,12 +65,10 @@ async function withClient<T>(
   options: WalConnectionOptions,
   run: (client: pg.Client) => Promise<T>,
 ): Promise<T> {
-  if (!options.connectionString && !options.clientConfig) {
-    throw new WalOptionsError("pass `connectionString` (or `clientConfig`)");
-  }
+  const connectionString = options.connectionString ?? process.env.DATABASE_URL;
   const client = new pg.Client({
     ...options.clientConfig,
-    ...(options.connectionString ? { connectionString: options.connectionString } : {}),
+    ...(connectionString ? { connectionString } : {}),
     application_name: "pgcachewatch-wal-admin",
   });
   client.on("error", () => {});

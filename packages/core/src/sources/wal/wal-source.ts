@@ -27,7 +27,7 @@ import { TransactionCollector } from "./transaction-collector.js";
 import { VisibilityRecheck } from "./visibility-recheck.js";
 
 export interface WalSourceOptions {
-  /** Where to connect. The role needs the REPLICATION privilege. */
+  /** Where to connect (default DATABASE_URL, then the PG* variables). The role needs the REPLICATION privilege. */
   readonly connectionString?: string;
   /** Further `pg` client settings (ssl, password, host...), merged under `connectionString`. */
   readonly clientConfig?: pg.ClientConfig;
@@ -54,8 +54,8 @@ export interface WalSourceOptions {
   readonly heartbeatInterval?: number;
   /** Declare the connection dead after this long without any message from the server (ms). Default 6000. */
   readonly heartbeatTimeout?: number;
-  /** Reconnect backoff (ms, full jitter, doubling from `min` up to `max`). Default 100..10000. */
-  readonly reconnectDelay?: { readonly min?: number; readonly max?: number };
+  /** Reconnect backoff (ms, full jitter, doubling from `initial` up to `max`). Default 100..10000. */
+  readonly reconnectDelay?: { readonly initial?: number; readonly max?: number };
   /** Row keys carried per event before it becomes table-level (keys omitted). Default 100. */
   readonly maxKeysPerEvent?: number;
   /** `application_name` of the replication connection. Default "pgcachewatch-wal". */
@@ -130,14 +130,12 @@ export class WalSource implements ChangeSource {
           "or `managePublication: false` to stream an existing publication",
       );
     }
-    if (!options.connectionString && !options.clientConfig) {
-      throw new WalOptionsError("the WAL source needs `connectionString` (or `clientConfig`)");
-    }
     if (options.permanentSlot !== undefined) assertSlotName(options.permanentSlot);
     this.tables = options.allTables ? "all" : options.tables?.map((t) => toTableRef(t));
+    const connectionString = options.connectionString ?? process.env.DATABASE_URL;
     this.clientConfig = {
       ...options.clientConfig,
-      ...(options.connectionString ? { connectionString: options.connectionString } : {}),
+      ...(connectionString ? { connectionString } : {}),
       application_name: options.applicationName ?? "pgcachewatch-wal",
     };
     this.publicationName = options.publication ?? DEFAULT_PUBLICATION;
@@ -145,7 +143,7 @@ export class WalSource implements ChangeSource {
     this.logger = options.logger ?? silentLogger;
     this.heartbeatInterval = positive(options.heartbeatInterval ?? 2000, "heartbeatInterval");
     this.heartbeatTimeout = positive(options.heartbeatTimeout ?? 6000, "heartbeatTimeout");
-    this.minDelay = positive(options.reconnectDelay?.min ?? 100, "reconnectDelay.min");
+    this.minDelay = positive(options.reconnectDelay?.initial ?? 100, "reconnectDelay.initial");
     this.maxDelay = Math.max(
       this.minDelay,
       positive(options.reconnectDelay?.max ?? 10_000, "reconnectDelay.max"),
