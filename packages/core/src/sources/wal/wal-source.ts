@@ -52,7 +52,7 @@ export interface WalSourceOptions {
   readonly visibilityDelay?: number;
   /** How often to send a standby status update that asks the server to answer (ms). Default 2000. */
   readonly heartbeatInterval?: number;
-  /** Declare the connection dead after this long without any message from the server (ms). Default 6000. */
+  /** Declare the connection dead after this long without any message from the server (ms). Default 10000. */
   readonly heartbeatTimeout?: number;
   /** Reconnect backoff (ms, full jitter, doubling from `initial` up to `max`). Default 100..10000. */
   readonly reconnectDelay?: { readonly initial?: number; readonly max?: number };
@@ -134,6 +134,9 @@ export class WalSource implements ChangeSource {
     this.tables = options.allTables ? "all" : options.tables?.map((t) => toTableRef(t));
     const connectionString = options.connectionString ?? process.env.DATABASE_URL;
     this.clientConfig = {
+      // A black-holed network must fail the attempt (and retry), not hang it.
+      connectionTimeoutMillis: 10_000,
+      keepAliveInitialDelayMillis: 10_000,
       ...options.clientConfig,
       ...(connectionString ? { connectionString } : {}),
       application_name: options.applicationName ?? "pgcachewatch-wal",
@@ -142,7 +145,7 @@ export class WalSource implements ChangeSource {
     if (this.publicationName.length === 0) throw new WalOptionsError("publication name must not be empty");
     this.logger = options.logger ?? silentLogger;
     this.heartbeatInterval = positive(options.heartbeatInterval ?? 2000, "heartbeatInterval");
-    this.heartbeatTimeout = positive(options.heartbeatTimeout ?? 6000, "heartbeatTimeout");
+    this.heartbeatTimeout = positive(options.heartbeatTimeout ?? 10_000, "heartbeatTimeout");
     this.minDelay = positive(options.reconnectDelay?.initial ?? 100, "reconnectDelay.initial");
     this.maxDelay = Math.max(
       this.minDelay,
@@ -173,6 +176,7 @@ export class WalSource implements ChangeSource {
     try {
       await this.connect();
     } catch (error) {
+      if (this.stopped) return;
       if (error instanceof WalConfigurationError || error instanceof WalOptionsError) {
         this.stopped = true;
         this.started = false;
@@ -232,6 +236,7 @@ export class WalSource implements ChangeSource {
       this.reconnectTimer = undefined;
       if (this.stopped) return;
       this.connect().catch((error: unknown) => {
+        if (this.stopped) return;
         this.report(error);
         this.scheduleReconnect();
       });
@@ -279,7 +284,8 @@ export class WalSource implements ChangeSource {
 
   /** Check the server and set up the publication; returns server_version_num. */
   private async prepare(): Promise<number> {
-    const client = new pg.Client(this.clientConfig);
+    // Bounded: a hung preflight fails this attempt and the next one retries.
+    const client = new pg.Client({ query_timeout: 30_000, ...this.clientConfig });
     client.on("error", () => {});
     await client.connect();
     try {
@@ -337,7 +343,10 @@ export class WalSource implements ChangeSource {
     return new Promise((resolve, reject) => {
       session.connection.stream(command, {
         onStart: () => {
-          if (session.ended || this.stopped) return;
+          if (session.ended || this.stopped) {
+            resolve();
+            return;
+          }
           session.streaming = true;
           session.lastMessageAt = Date.now();
           this.attempts = 0;
