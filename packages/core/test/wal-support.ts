@@ -37,7 +37,7 @@ export async function checkWalAvailability(url: string): Promise<WalAvailability
 /** Decide at the start of a file: throws under PGCW_REQUIRE_WAL=1, else prints the skip reason. */
 export function announceWalAvailability(availability: WalAvailability, file: string): void {
   if (availability.ok) return;
-  const message = `WAL tests in ${file} SKIPPED: ${availability.reason} on the test server (set PGCW_REQUIRE_WAL=1 to make this a failure)`;
+  const message = `WAL streaming tests in ${file} SKIPPED: ${availability.reason} on the test server (set PGCW_REQUIRE_WAL=1 to make this a failure)`;
   if (process.env.PGCW_REQUIRE_WAL === "1") throw new Error(message.replace("SKIPPED", "cannot run"));
   process.stderr.write(`[pgcw] ${message}\n`);
 }

@@ -20,6 +20,8 @@ import { assertSlotName, checkPermanentSlot, dropSlot, listSlots, type SlotInfo 
 export interface WalConnectionOptions {
   readonly connectionString?: string;
   readonly clientConfig?: pg.ClientConfig;
+  /** Use this connected client instead of opening one (it is left open). */
+  readonly client?: pg.Client;
 }
 
 export interface WalSetupOptions extends WalConnectionOptions {
@@ -65,7 +67,10 @@ async function withClient<T>(
   options: WalConnectionOptions,
   run: (client: pg.Client) => Promise<T>,
 ): Promise<T> {
-  const connectionString = options.connectionString ?? process.env.DATABASE_URL;
+  if (options.client) return run(options.client);
+  const connectionString =
+    options.connectionString ??
+    (options.clientConfig?.connectionString ? undefined : process.env.DATABASE_URL);
   const client = new pg.Client({
     ...options.clientConfig,
     ...(connectionString ? { connectionString } : {}),

@@ -132,7 +132,9 @@ export class WalSource implements ChangeSource {
     }
     if (options.permanentSlot !== undefined) assertSlotName(options.permanentSlot);
     this.tables = options.allTables ? "all" : options.tables?.map((t) => toTableRef(t));
-    const connectionString = options.connectionString ?? process.env.DATABASE_URL;
+    const connectionString =
+      options.connectionString ??
+      (options.clientConfig?.connectionString ? undefined : process.env.DATABASE_URL);
     this.clientConfig = {
       // A black-holed network must fail the attempt (and retry), not hang it.
       connectionTimeoutMillis: 10_000,
