@@ -273,7 +273,15 @@ export class WalSource implements ChangeSource {
     this.session = session;
     try {
       if (temporary || this.slotMissing) {
-        await createSlot(connection, slot, temporary, serverVersionNum);
+        // A new slot becomes consistent only once every transaction running now has ended.
+        const slow = setTimeout(() => {
+          this.logger.warn(
+            "wal source: creating the replication slot waits for transactions already running on the server to end (see pg_stat_activity)",
+            { slot },
+          );
+        }, 5000);
+        slow.unref?.();
+        await createSlot(connection, slot, temporary, serverVersionNum).finally(() => clearTimeout(slow));
         if (!temporary) this.logger.info("wal source: created permanent replication slot", { slot });
       }
       this.collector.reset();
