@@ -307,6 +307,49 @@ describe("WAL source: slots, acknowledgement and loss", () => {
     }
   });
 
+  it("resumes a permanent slot where it was acknowledged: a change made while stopped is reported", async (ctx) => {
+    if (!wal.ok) return ctx.skip(wal.reason);
+    try {
+      const first = await startSource({ permanentSlot: "pgcw_test_resume", visibilityDelay: 60_000 });
+      const writer = await db.externalWriter();
+      await writer.query("INSERT INTO items VALUES (600, 'before stop')");
+      await first.handlers.until(
+        () => first.handlers.eventsFor("items", "insert").length >= 1,
+        "first event",
+      );
+      await first.source.stop();
+      await writer.query("UPDATE items SET name = 'while stopped' WHERE id = 600");
+      const second = await startSource({ permanentSlot: "pgcw_test_resume", visibilityDelay: 60_000 });
+      await second.handlers.until(
+        () => second.handlers.eventsFor("items", "update").length >= 1,
+        "resumed event",
+      );
+      expect(second.handlers.eventsFor("items", "update")[0]?.keys).toEqual([{ id: 600 }]);
+      // The acknowledged insert is not sent again.
+      expect(second.handlers.eventsFor("items", "insert")).toEqual([]);
+    } finally {
+      await Promise.all(sources.splice(0).map((s) => s.stop()));
+      await dropSlotEventually("pgcw_test_resume");
+    }
+  });
+
+  it("answers the server's keepalive requests, so a short wal_sender_timeout does not cut the stream", async (ctx) => {
+    if (!wal.ok) return ctx.skip(wal.reason);
+    // Our own heartbeat is made too rare to matter: only replies to the server's requests keep it alive.
+    const { source, handlers } = await startSource({
+      clientConfig: { options: "-c wal_sender_timeout=1000" },
+      heartbeatInterval: 60_000,
+      heartbeatTimeout: 120_000,
+    });
+    const pid = source.status().walSenderPid;
+    const admin = await db.externalWriter();
+    await sleep(3500); // more than three timeouts
+    expect(handlers.count("lost")).toBe(0);
+    expect(source.status()).toMatchObject({ streaming: true, walSenderPid: pid });
+    await admin.query("INSERT INTO items VALUES (700, 'still streaming')");
+    await handlers.until(() => handlers.eventsFor("items", "insert").length >= 1, "event");
+  });
+
   it("reports the loss when the WAL sender is terminated, and streams again", async (ctx) => {
     if (!wal.ok) return ctx.skip(wal.reason);
     const { source, handlers } = await startSource();

@@ -198,6 +198,8 @@ export class WalSource implements ChangeSource {
     const session = this.session;
     this.session = undefined;
     if (session) {
+      // Confirm what was applied, so a permanent slot resumes after it (the server reads this before Terminate).
+      if (session.streaming) this.sendStatus(session, false);
       session.ended = true;
       if (session.heartbeat) clearInterval(session.heartbeat);
       await session.connection.close();
