@@ -109,7 +109,7 @@ export async function walCommand({ io, common, positionals, flags }: CommandCont
   let tables: TableRef[] | undefined;
   if (subcommand === "setup" && !allTables) {
     const args = tableArguments("wal", rest, flags, "all-tables");
-    tables = args.tables.map((t) => toTableRef(t, args.defaultSchema));
+    if (!args.all) tables = args.tables.map((t) => toTableRef(t, args.defaultSchema));
   } else if (subcommand === "setup" && (rest.length > 0 || stringsFlag(flags, "schema").length > 0)) {
     throw new UsageError(
       "--all-tables publishes every table of the database: give no table names or --schema",
