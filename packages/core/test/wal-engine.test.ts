@@ -45,6 +45,30 @@ const readItem = async (id: number) =>
   (await pool.query<{ name: string }>("SELECT name FROM items WHERE id = $1", [id])).rows[0]?.name;
 
 describe("CacheWatch with the WAL source", () => {
+  it('is chosen with source: "wal" and its options under `wal`', async (ctx) => {
+    if (!wal.ok) return ctx.skip(wal.reason);
+    const watch = createCacheWatch({
+      connectionString: db.url,
+      source: "wal",
+      wal: { tables: ["items"], publication: "pgcw_option_pub", heartbeatInterval: 500 },
+    });
+    onTestFinished(() => watch.stop());
+    await watch.start();
+    expect(watch.source?.kind).toBe("wal");
+    const read = () => watch.load({ key: "item:1", tables: ["items"] }, () => readItem(1));
+    await read();
+    const writer = await db.externalWriter();
+    const invalidated = nextEvent(
+      watch,
+      "invalidate",
+      (info) => info.reason === "change" && info.tables.includes("public.items"),
+    );
+    await writer.query("UPDATE items SET name = 'via option' WHERE id = 1");
+    await invalidated;
+    expect(await read()).toBe("via option");
+    await writer.query("UPDATE items SET name = 'old' WHERE id = 1");
+  });
+
   it("invalidates on an external writer's insert, update, delete and truncate (no triggers installed)", async (ctx) => {
     if (!wal.ok) return ctx.skip(wal.reason);
     const { watch } = walWatch();
