@@ -1,0 +1,134 @@
+/**
+ * Every Prisma internal this package reads, in one place. Checked against Prisma 7.10; each reader
+ * validates the shape it expects and fails with PrismaInternalsChangedError instead of guessing.
+ * test/prisma-internals.test.ts pins all of them.
+ */
+import { PrismaInternalsChangedError } from "./errors.js";
+
+/** The Prisma releases these internals were verified against. */
+export const VERIFIED_PRISMA_VERSIONS = "7.10";
+
+export interface RuntimeField {
+  readonly name: string;
+  readonly kind: string;
+  readonly type: string;
+  readonly relationName?: string;
+  readonly dbName?: string | null;
+}
+
+export interface RuntimeModel {
+  readonly dbName: string | null;
+  readonly schema?: string | null;
+  readonly fields: readonly RuntimeField[];
+}
+
+export interface RuntimeDataModel {
+  readonly models: Readonly<Record<string, RuntimeModel>>;
+}
+
+/** `client._runtimeDataModel`: each model's `dbName` (@@map), `schema` (@@schema) and fields. */
+export function readRuntimeDataModel(client: unknown): RuntimeDataModel {
+  const dataModel = (client as { _runtimeDataModel?: unknown } | null)?._runtimeDataModel;
+  if (!isRecord(dataModel) || !isRecord(dataModel.models)) {
+    throw new PrismaInternalsChangedError("_runtimeDataModel", "client._runtimeDataModel.models is not an object");
+  }
+  for (const [name, model] of Object.entries(dataModel.models)) {
+    if (!isRecord(model) || !Array.isArray(model.fields)) {
+      throw new PrismaInternalsChangedError("_runtimeDataModel", `model ${name} has no fields array`);
+    }
+    if (!(model.dbName === null || typeof model.dbName === "string")) {
+      throw new PrismaInternalsChangedError("_runtimeDataModel", `model ${name}.dbName is not a string or null`);
+    }
+    if (!(model.schema === undefined || model.schema === null || typeof model.schema === "string")) {
+      throw new PrismaInternalsChangedError("_runtimeDataModel", `model ${name}.schema is not a string or null`);
+    }
+    for (const field of model.fields as unknown[]) {
+      if (!isRecord(field) || typeof field.name !== "string" || typeof field.kind !== "string" || typeof field.type !== "string") {
+        throw new PrismaInternalsChangedError("_runtimeDataModel", `a field of model ${name} lacks name/kind/type`);
+      }
+      if (field.kind === "object" && field.relationName !== undefined && typeof field.relationName !== "string") {
+        throw new PrismaInternalsChangedError("_runtimeDataModel", `relation ${name}.${field.name} has no relationName`);
+      }
+    }
+  }
+  return dataModel as unknown as RuntimeDataModel;
+}
+
+export type TransactionMarker = { readonly kind: "itx"; readonly id: string } | { readonly kind: "batch" };
+
+/**
+ * `__internalParams.transaction` of a query extension call: `{ kind: "itx", id }` inside
+ * `$transaction(async (tx) => ...)`, `{ kind: "batch", ... }` inside `$transaction([...])`, else absent.
+ * A marker of another shape is treated as "in a transaction" (bypassing is always safe).
+ */
+export function readTransactionMarker(internalParams: unknown): TransactionMarker | undefined {
+  if (!isRecord(internalParams)) {
+    throw new PrismaInternalsChangedError("query extension parameters", "__internalParams is missing");
+  }
+  const tx = internalParams.transaction;
+  if (tx === undefined || tx === null) return undefined;
+  if (isRecord(tx) && tx.kind === "itx" && typeof tx.id === "string") return { kind: "itx", id: tx.id };
+  return { kind: "batch" };
+}
+
+/** `__internalParams.args`: the very object the model method was called with (identity kept). */
+export function readOriginalArgs(internalParams: unknown): unknown {
+  return isRecord(internalParams) ? internalParams.args : undefined;
+}
+
+/** The driver adapter factory the client was built with: `client._engineConfig.adapter`. */
+export function readAdapterFactory(client: unknown): DriverAdapterFactoryLike | undefined {
+  const config = (client as { _engineConfig?: unknown } | null)?._engineConfig;
+  if (!isRecord(config)) return undefined;
+  const adapter = config.adapter;
+  if (isRecord(adapter) && typeof adapter.connect === "function") return adapter as unknown as DriverAdapterFactoryLike;
+  return undefined;
+}
+
+/** The parts of a driver adapter factory (`SqlDriverAdapterFactory`) that SQL observation wraps. */
+export interface DriverAdapterFactoryLike {
+  connect(): Promise<unknown>;
+  readonly options?: unknown;
+}
+
+/** The default schema a `PrismaPg` factory was given (`new PrismaPg(config, { schema })`), if any. */
+export function readAdapterSchema(factory: DriverAdapterFactoryLike | undefined): string | undefined {
+  const options = factory?.options;
+  return isRecord(options) && typeof options.schema === "string" ? options.schema : undefined;
+}
+
+type TransactionAction = "start" | "commit" | "rollback";
+type EngineTransaction = (action: TransactionAction, headers: unknown, info: unknown) => Promise<unknown>;
+const hookedEngines = new WeakMap<object, Set<(id: string) => void>>();
+
+/**
+ * Calls `onEnd(id)` after an interactive transaction committed or rolled back, by wrapping
+ * `client._engine.transaction(action, headers, { id })`. Returns false when that method is missing.
+ */
+export function onInteractiveTransactionEnd(client: unknown, onEnd: (id: string) => void): boolean {
+  const engine = (client as { _engine?: unknown } | null)?._engine;
+  if (!isRecord(engine) || typeof engine.transaction !== "function") return false;
+  let listeners = hookedEngines.get(engine);
+  if (!listeners) {
+    const set = new Set<(id: string) => void>();
+    listeners = set;
+    hookedEngines.set(engine, set);
+    const original = (engine.transaction as EngineTransaction).bind(engine);
+    const wrapped: EngineTransaction = async (action, headers, info) => {
+      try {
+        return await original(action, headers, info);
+      } finally {
+        if ((action === "commit" || action === "rollback") && isRecord(info) && typeof info.id === "string") {
+          for (const listener of set) listener(info.id);
+        }
+      }
+    };
+    engine.transaction = wrapped;
+  }
+  listeners.add(onEnd);
+  return true;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null;
+}
