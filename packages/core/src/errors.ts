@@ -11,7 +11,10 @@ export class PgCacheWatchError extends Error {
 /** A load took longer than `loadTimeout`; every waiter gets this, and the next call loads afresh. */
 export class LoadTimeoutError extends PgCacheWatchError {
   constructor(key: string, timeoutMs: number) {
-    super("LOAD_TIMEOUT", `load for key ${JSON.stringify(key.slice(0, 80))} took longer than ${timeoutMs} ms`);
+    super(
+      "LOAD_TIMEOUT",
+      `load for key ${JSON.stringify(key.slice(0, 80))} took longer than ${timeoutMs} ms`,
+    );
   }
 }
 

@@ -1,1 +1,41 @@
-export {};
+export {
+  CacheWatch,
+  type CacheWatchEvents,
+  createCacheWatch,
+  type InvalidateInfo,
+  type InvalidateReason,
+  type LoadRequest,
+  type Mutation,
+} from "./engine/cache-watch.js";
+export type { CacheWatchOptions } from "./engine/options.js";
+export type { CacheWatchStats } from "./engine/stats.js";
+export {
+  EngineStoppedError,
+  InvalidTableNameError,
+  LoadAbortedError,
+  LoadTimeoutError,
+  PgCacheWatchError,
+  UnserializableArgumentError,
+} from "./errors.js";
+export { CHANGE_OPERATIONS, type ChangeEvent, type ChangeOperation } from "./events/change-event.js";
+export {
+  formatNotifyPayload,
+  NOTIFY_PAYLOAD_VERSION,
+  type ParsedPayload,
+  type PayloadProblem,
+  parseNotifyPayload,
+} from "./events/notify-payload.js";
+export {
+  DEFAULT_SCHEMA,
+  formatTable,
+  type TableInput,
+  type TableRef,
+  toTableRef,
+} from "./events/table-name.js";
+export { type Logger, silentLogger } from "./logger.js";
+export type { ChangeSource, ChangeSourceHandlers } from "./sources/change-source.js";
+export { NotifySource, type NotifySourceOptions } from "./sources/notify-source.js";
+export { quoteIdentifier } from "./sources/quote-identifier.js";
+export type { CacheStore, StoreEntry } from "./store/cache-store.js";
+export { cloneValue } from "./store/clone.js";
+export { MemoryStore, type MemoryStoreOptions } from "./store/memory-store.js";

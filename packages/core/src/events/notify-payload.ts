@@ -31,16 +31,29 @@ export function parseNotifyPayload(payload: string, receivedAt = Date.now()): Pa
   }
   const fields = value as Record<string, unknown>;
   if (fields.v !== NOTIFY_PAYLOAD_VERSION) {
-    return { ok: false, problem: "unknown-version", detail: `payload version ${JSON.stringify(fields.v)} is not ${NOTIFY_PAYLOAD_VERSION}` };
+    return {
+      ok: false,
+      problem: "unknown-version",
+      detail: `payload version ${JSON.stringify(fields.v)} is not ${NOTIFY_PAYLOAD_VERSION}`,
+    };
   }
   const { s, t, op, ts } = fields;
-  if (typeof s !== "string" || s.length === 0) return { ok: false, problem: "bad-field", detail: "field s (schema) must be a non-empty string" };
-  if (typeof t !== "string" || t.length === 0) return { ok: false, problem: "bad-field", detail: "field t (table) must be a non-empty string" };
-  if (typeof op !== "string" || !OPERATIONS.has(op)) return { ok: false, problem: "bad-field", detail: `field op must be one of ${CHANGE_OPERATIONS.join(", ")}` };
-  if (ts !== undefined && (typeof ts !== "number" || !Number.isFinite(ts))) return { ok: false, problem: "bad-field", detail: "field ts must be a number" };
-  const event: ChangeEvent = ts === undefined
-    ? { schema: s, table: t, operation: op as ChangeOperation, receivedAt }
-    : { schema: s, table: t, operation: op as ChangeOperation, sentAt: ts, receivedAt };
+  if (typeof s !== "string" || s.length === 0)
+    return { ok: false, problem: "bad-field", detail: "field s (schema) must be a non-empty string" };
+  if (typeof t !== "string" || t.length === 0)
+    return { ok: false, problem: "bad-field", detail: "field t (table) must be a non-empty string" };
+  if (typeof op !== "string" || !OPERATIONS.has(op))
+    return {
+      ok: false,
+      problem: "bad-field",
+      detail: `field op must be one of ${CHANGE_OPERATIONS.join(", ")}`,
+    };
+  if (ts !== undefined && (typeof ts !== "number" || !Number.isFinite(ts)))
+    return { ok: false, problem: "bad-field", detail: "field ts must be a number" };
+  const event: ChangeEvent =
+    ts === undefined
+      ? { schema: s, table: t, operation: op as ChangeOperation, receivedAt }
+      : { schema: s, table: t, operation: op as ChangeOperation, sentAt: ts, receivedAt };
   return { ok: true, event };
 }
 

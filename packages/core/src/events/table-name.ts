@@ -30,7 +30,10 @@ function checkIdentifier(name: string, whole: string): void {
 export function toTableRef(input: TableInput, defaultSchema = DEFAULT_SCHEMA): TableRef {
   if (typeof input === "string") {
     const dot = input.indexOf(".");
-    const ref = dot === -1 ? { schema: defaultSchema, table: input } : { schema: input.slice(0, dot), table: input.slice(dot + 1) };
+    const ref =
+      dot === -1
+        ? { schema: defaultSchema, table: input }
+        : { schema: input.slice(0, dot), table: input.slice(dot + 1) };
     checkIdentifier(ref.schema, input);
     checkIdentifier(ref.table, input);
     return ref;

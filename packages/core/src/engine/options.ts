@@ -1,0 +1,34 @@
+import type { Logger } from "../logger.js";
+import type { ChangeSource } from "../sources/change-source.js";
+import type { CacheStore } from "../store/cache-store.js";
+
+export interface CacheWatchOptions {
+  /** Where the listener connects. Defaults to DATABASE_URL, then the standard PG* variables. */
+  connectionString?: string;
+  /** NOTIFY channel the triggers send on. Default "pgcachewatch". */
+  channel?: string;
+  /**
+   * Where change events come from: "notify" (default; LISTEN on a dedicated connection),
+   * "none" (no listener: always serving, invalidation only through the API), or any ChangeSource.
+   */
+  source?: "notify" | "none" | ChangeSource;
+  /** Most entries kept. Default 10 000. */
+  maxEntries?: number;
+  /** Most approximate heap bytes kept. Default 64 MiB. */
+  maxBytes?: number;
+  /** A result larger than this is returned but not cached. Default maxBytes / 16. */
+  maxEntryBytes?: number;
+  /** Safety-net expiry per entry in ms (invalidation is the primary mechanism). Default 5 minutes; 0 = none. */
+  ttl?: number;
+  /** A load running longer than this fails for every waiter with LoadTimeoutError. Default 0 (no limit). */
+  loadTimeout?: number;
+  /** Schema of unqualified table names. Default "public". */
+  defaultSchema?: string;
+  /** Heartbeat period of the NOTIFY listener in ms: a query that must answer within the period. Default 5000. */
+  heartbeatInterval?: number;
+  /** Reconnect backoff of the NOTIFY listener: first delay and cap in ms. Default 100 and 10 000. */
+  reconnectDelay?: { initial?: number; max?: number };
+  /** Where values live. Default an in-memory LRU. */
+  store?: CacheStore;
+  logger?: Logger;
+}

@@ -1,0 +1,30 @@
+/** One cached value and what it depends on. */
+export interface StoreEntry {
+  readonly value: unknown;
+  /** Approximate heap bytes (see cloneAndMeasure). */
+  readonly bytes: number;
+  /** Table tags and user tags; invalidating any of them drops the entry. */
+  readonly tags: readonly string[];
+  /** ms since epoch; Infinity for no expiry. */
+  readonly expiresAt: number;
+}
+
+export type RemovalReason = "evicted" | "expired" | "invalidated";
+
+/**
+ * The boundary between the engine and where values live. Synchronous today (an in-memory LRU: a
+ * hit costs no promise and no I/O); a shared store would implement the same operations.
+ */
+export interface CacheStore {
+  get(key: string, now: number): StoreEntry | undefined;
+  set(key: string, entry: StoreEntry): void;
+  delete(key: string): boolean;
+  /** Drop every entry carrying `tag`; returns how many. */
+  deleteTag(tag: string): number;
+  /** Drop everything; returns how many. */
+  clear(): number;
+  readonly size: number;
+  readonly bytes: number;
+  /** Number of tags currently indexed (shrinks with the entries: rule 8). */
+  readonly tagCount: number;
+}

@@ -1,0 +1,98 @@
+/**
+ * Isolation (rule 6): the cache keeps its own copy of a value and hands every caller a fresh one,
+ * so no caller can change what another one gets.
+ *
+ * Copied: plain objects, arrays, Date, Buffer and typed arrays, ArrayBuffer, Map, Set.
+ * Shared: primitives (bigint included) and instances of other classes, which are treated as
+ * immutable values (Prisma's Decimal, for example, is immutable; structuredClone would strip its
+ * prototype). A class instance that is mutated in place is the one case this does not protect.
+ */
+
+/** Deeper than this is treated as cyclic: the value is returned to its caller but not cached. */
+const MAX_DEPTH = 256;
+
+export class UncloneableValueError extends Error {
+  readonly code = "UNCLONEABLE_VALUE";
+}
+
+export function cloneValue<T>(value: T): T {
+  return copy(value, 0, undefined) as T;
+}
+
+/** A copy of `value` and an estimate of the heap bytes it occupies. */
+export function cloneAndMeasure<T>(value: T): { copy: T; bytes: number } {
+  const size = { bytes: 0 };
+  const result = copy(value, 0, size) as T;
+  return { copy: result, bytes: size.bytes };
+}
+
+// Rough V8 sizes: enough to keep memory bounded by maxBytes, not an exact account.
+const OBJECT_OVERHEAD = 24;
+const SLOT = 8;
+
+function copy(value: unknown, depth: number, size: { bytes: number } | undefined): unknown {
+  if (typeof value !== "object" || value === null) {
+    if (size) size.bytes += primitiveBytes(value);
+    return value;
+  }
+  if (depth > MAX_DEPTH) throw new UncloneableValueError("value is nested too deeply (or cyclic) to cache");
+  if (Array.isArray(value)) {
+    const length = value.length;
+    const out = new Array<unknown>(length);
+    if (size) size.bytes += OBJECT_OVERHEAD + SLOT * length;
+    for (let i = 0; i < length; i++) out[i] = copy(value[i], depth + 1, size);
+    return out;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    const out: Record<string, unknown> = proto === null ? Object.create(null) : {};
+    const source = value as Record<string, unknown>;
+    const keys = Object.keys(source);
+    if (size) size.bytes += OBJECT_OVERHEAD + SLOT * keys.length;
+    for (const key of keys) out[key] = copy(source[key], depth + 1, size);
+    return out;
+  }
+  if (value instanceof Date) {
+    if (size) size.bytes += OBJECT_OVERHEAD + SLOT;
+    return new Date(value.getTime());
+  }
+  if (ArrayBuffer.isView(value)) {
+    if (size) size.bytes += OBJECT_OVERHEAD * 2 + value.byteLength;
+    if (Buffer.isBuffer(value)) return Buffer.from(value);
+    if (value instanceof DataView) {
+      return new DataView(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
+    }
+    const TypedArray = value.constructor as new (source: ArrayBufferView) => ArrayBufferView;
+    return new TypedArray(value);
+  }
+  if (value instanceof ArrayBuffer) {
+    if (size) size.bytes += OBJECT_OVERHEAD + value.byteLength;
+    return value.slice(0);
+  }
+  if (value instanceof Map) {
+    if (size) size.bytes += OBJECT_OVERHEAD + 3 * SLOT * value.size;
+    const out = new Map<unknown, unknown>();
+    for (const [k, v] of value) out.set(copy(k, depth + 1, size), copy(v, depth + 1, size));
+    return out;
+  }
+  if (value instanceof Set) {
+    if (size) size.bytes += OBJECT_OVERHEAD + 2 * SLOT * value.size;
+    const out = new Set<unknown>();
+    for (const v of value) out.add(copy(v, depth + 1, size));
+    return out;
+  }
+  // Another class instance: shared as an immutable value. Count it by its own enumerable fields.
+  if (size) size.bytes += OBJECT_OVERHEAD + SLOT * Object.keys(value).length + 32;
+  return value;
+}
+
+function primitiveBytes(value: unknown): number {
+  switch (typeof value) {
+    case "string":
+      return 16 + value.length * 2;
+    case "bigint":
+      return 24;
+    default:
+      return SLOT;
+  }
+}

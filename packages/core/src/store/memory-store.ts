@@ -1,0 +1,119 @@
+import type { CacheStore, RemovalReason, StoreEntry } from "./cache-store.js";
+
+export interface MemoryStoreOptions {
+  maxEntries: number;
+  maxBytes: number;
+  onRemove?: (key: string, reason: RemovalReason) => void;
+}
+
+/**
+ * An LRU bounded by entry count and by approximate bytes, with per-entry expiry and an index from
+ * tag to keys that shrinks with the entries. A Map's insertion order is the recency order.
+ */
+export class MemoryStore implements CacheStore {
+  readonly #entries = new Map<string, StoreEntry>();
+  readonly #tagIndex = new Map<string, Set<string>>();
+  readonly #options: MemoryStoreOptions;
+  #bytes = 0;
+
+  constructor(options: MemoryStoreOptions) {
+    this.#options = options;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get tagCount(): number {
+    return this.#tagIndex.size;
+  }
+
+  get(key: string, now: number): StoreEntry | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= now) {
+      this.#remove(key, entry, "expired");
+      return undefined;
+    }
+    // Most recently used goes last.
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    return entry;
+  }
+
+  set(key: string, entry: StoreEntry): void {
+    const previous = this.#entries.get(key);
+    if (previous !== undefined) this.#remove(key, previous, "invalidated");
+    this.#entries.set(key, entry);
+    this.#bytes += entry.bytes;
+    for (const tag of entry.tags) {
+      let keys = this.#tagIndex.get(tag);
+      if (keys === undefined) {
+        keys = new Set();
+        this.#tagIndex.set(tag, keys);
+      }
+      keys.add(key);
+    }
+    this.#evict();
+  }
+
+  delete(key: string): boolean {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return false;
+    this.#remove(key, entry, "invalidated");
+    return true;
+  }
+
+  deleteTag(tag: string): number {
+    const keys = this.#tagIndex.get(tag);
+    if (keys === undefined) return 0;
+    let removed = 0;
+    for (const key of [...keys]) {
+      const entry = this.#entries.get(key);
+      if (entry !== undefined) {
+        this.#remove(key, entry, "invalidated");
+        removed++;
+      }
+    }
+    this.#tagIndex.delete(tag);
+    return removed;
+  }
+
+  clear(): number {
+    const removed = this.#entries.size;
+    if (this.#options.onRemove) {
+      for (const key of this.#entries.keys()) this.#options.onRemove(key, "invalidated");
+    }
+    this.#entries.clear();
+    this.#tagIndex.clear();
+    this.#bytes = 0;
+    return removed;
+  }
+
+  #evict(): void {
+    const { maxEntries, maxBytes } = this.#options;
+    while (this.#entries.size > maxEntries || this.#bytes > maxBytes) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done) return;
+      const entry = this.#entries.get(oldest.value);
+      if (entry === undefined) return;
+      this.#remove(oldest.value, entry, "evicted");
+    }
+  }
+
+  #remove(key: string, entry: StoreEntry, reason: RemovalReason): void {
+    this.#entries.delete(key);
+    this.#bytes -= entry.bytes;
+    for (const tag of entry.tags) {
+      const keys = this.#tagIndex.get(tag);
+      if (keys === undefined) continue;
+      keys.delete(key);
+      if (keys.size === 0) this.#tagIndex.delete(tag);
+    }
+    this.#options.onRemove?.(key, reason);
+  }
+}
