@@ -1,0 +1,311 @@
+import type { CacheWatch, Logger, TableRef } from "@pgcachewatch/core";
+import { silentLogger } from "@pgcachewatch/core";
+import { Prisma } from "@prisma/client/extension";
+import { ModelGraph } from "./model-graph.js";
+import {
+  type CacheArgument,
+  type CacheCallOptions,
+  CACHED_OPERATIONS,
+  type CachedOperation,
+  checkCallOptions,
+  checkTtl,
+  MUTATION_OPERATIONS,
+  type PgCacheWatchOptions,
+} from "./options.js";
+import {
+  onInteractiveTransactionEnd,
+  readAdapterFactory,
+  readAdapterSchema,
+  readOriginalArgs,
+  readRuntimeDataModel,
+  readTransactionMarker,
+  type TransactionMarker,
+} from "./prisma-internals.js";
+import { queryKey } from "./query-key.js";
+import { sharedEngine, startInBackground } from "./shared-engine.js";
+import { SqlObserver, tablesInSql } from "./sql-observer.js";
+import { deriveMutationTables, deriveTables } from "./table-derivation.js";
+import { TableSet } from "./table-set.js";
+
+/** What a query extension hook receives (plus Prisma's internal parameters). */
+interface OperationCall {
+  readonly model?: string;
+  readonly operation: string;
+  readonly args: unknown;
+  readonly query: (args: unknown) => Promise<unknown>;
+  readonly __internalParams?: unknown;
+}
+
+/** Thrown inside a load whose SQL read a table the derivation missed, so the engine keeps nothing. */
+class UnexpectedTablesError extends Error {
+  constructor(readonly tables: readonly TableRef[]) {
+    super("the query read tables its arguments did not name");
+  }
+}
+
+const CACHED = new Set<string>(CACHED_OPERATIONS);
+const MUTATIONS = new Set<string>(MUTATION_OPERATIONS);
+
+/**
+ * One extended client's caching: derives tables, keys and transaction state for each Prisma
+ * operation and hands them to the engine. All cache logic lives in the engine.
+ */
+class PrismaCache {
+  readonly watch: CacheWatch;
+  readonly #client: unknown;
+  readonly #options: PgCacheWatchOptions;
+  readonly #logger: Logger;
+  readonly #models: ReadonlySet<string> | undefined;
+  readonly #operations: ReadonlySet<string>;
+  readonly #ttl: number | undefined;
+  readonly #observer: SqlObserver | undefined;
+  readonly #defaultSchema: string;
+  readonly #callOptions: WeakMap<object, false | CacheCallOptions>;
+  /** Mutations inside an interactive transaction, completed when it commits or rolls back. */
+  readonly #pending = new Map<string, Array<() => void>>();
+  readonly #tracksTransactions: boolean;
+  /** Tables a model operation's SQL read beyond what its arguments named; added to later derivations. */
+  readonly #learned = new Map<string, TableSet>();
+  #graph: ModelGraph | null | undefined;
+
+  constructor(client: unknown, options: PgCacheWatchOptions, callOptions: WeakMap<object, false | CacheCallOptions>) {
+    this.#client = client;
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+    this.#callOptions = callOptions;
+    this.#models = options.models ? new Set(options.models) : undefined;
+    this.#operations = new Set(options.operations ?? CACHED_OPERATIONS);
+    this.#ttl = checkTtl(options.ttl, "");
+    this.watch = options.watch ?? sharedEngine(options.connectionString, options.engine);
+    startInBackground(this.watch);
+    const factory = readAdapterFactory(client);
+    this.#defaultSchema = options.defaultSchema ?? readAdapterSchema(factory) ?? "public";
+    this.#observer = options.verifySql === false || !factory ? undefined : SqlObserver.for(factory);
+    this.#tracksTransactions = onInteractiveTransactionEnd(client, (id) => this.#transactionEnded(id));
+    if (!this.#tracksTransactions) {
+      this.#logger.warn("pgcachewatch: cannot observe interactive transaction commits; their writes invalidate when each statement completes");
+    }
+  }
+
+  handle(call: OperationCall): Promise<unknown> {
+    const { model, operation, args, query } = call;
+    if (model === undefined) return query(args);
+    if (CACHED.has(operation)) return this.#read(call, model);
+    if (MUTATIONS.has(operation)) return this.#write(call, model);
+    return query(args);
+  }
+
+  #read(call: OperationCall, model: string): Promise<unknown> {
+    const { operation, args, query } = call;
+    const marker = readTransactionMarker(call.__internalParams);
+    const original = readOriginalArgs(call.__internalParams);
+    const perCall = typeof original === "object" && original !== null ? this.#callOptions.get(original) : undefined;
+    const graph = this.#modelGraph();
+    const enabled = perCall !== false && graph && this.#operations.has(operation) && (!this.#models || this.#models.has(model));
+    if (marker || !enabled) {
+      // Inside a transaction, or not cached by configuration: straight to the database (no await
+      // before query(): a batch transaction needs every query requested synchronously).
+      return marker ? this.watch.load({ key: "", tables: undefined, inTransaction: true }, () => query(args)) : query(args);
+    }
+    const tables = deriveTables(graph, model, args);
+    const key = queryKey(this.#options.namespace ?? "", model, operation, args);
+    if (!tables || key === undefined) {
+      return this.watch.load({ key: "", tables: undefined }, () => query(args));
+    }
+    const learned = this.#learned.get(`${model}.${operation}`);
+    if (learned) tables.addAll(learned.toArray());
+    const ttl = perCall?.ttl ?? this.#ttl;
+    return this.watch
+      .load(
+        {
+          key,
+          tables: tables.toArray(),
+          ...(ttl === undefined ? {} : { ttl }),
+          ...(perCall?.tags ? { tags: perCall.tags } : {}),
+        },
+        () => this.#loadVerified(graph, `${model}.${operation}`, tables, () => query(args)),
+      )
+      .catch((error: unknown) => {
+        // The derivation missed a table: the engine kept nothing; answer from the database.
+        if (error instanceof UnexpectedTablesError) return query(args);
+        throw error;
+      });
+  }
+
+  async #loadVerified(graph: ModelGraph, shape: string, tables: TableSet, run: () => Promise<unknown>): Promise<unknown> {
+    if (!this.#observer) return run();
+    const { value, statements } = await this.#observer.observe(run);
+    const missed = tables.missing(tablesInSql(statements, graph.schemas));
+    if (missed.length === 0) return value;
+    let learned = this.#learned.get(shape);
+    if (!learned) {
+      learned = new TableSet();
+      this.#learned.set(shape, learned);
+    }
+    learned.addAll(missed);
+    this.#logger.warn("pgcachewatch: a Prisma query read tables its arguments did not name; its result was not cached", {
+      operation: shape,
+      tables: missed.map((t) => `${t.schema}.${t.table}`),
+    });
+    throw new UnexpectedTablesError(missed);
+  }
+
+  #write(call: OperationCall, model: string): Promise<unknown> {
+    const { operation, args, query } = call;
+    const marker = readTransactionMarker(call.__internalParams);
+    const graph = this.#modelGraph();
+    const tables = graph ? deriveMutationTables(graph, model, operation, args) : undefined;
+    // Tables we cannot name are still reached by the change source; nothing is guessed here.
+    const mutation = this.watch.beginMutation(tables?.toArray() ?? []);
+    const finish = (statements: readonly string[]) => {
+      mutation.complete();
+      if (!graph || !tables) return;
+      const extra = tables.missing(tablesInSql(statements, graph.schemas));
+      if (extra.length > 0) this.watch.invalidate({ tables: extra });
+    };
+    const observed = this.#observer ? this.#observer.observe(() => query(args)) : query(args).then((value) => ({ value, statements: [] }));
+    if (marker?.kind === "itx" && this.#tracksTransactions) {
+      return this.#deferUntilTransactionEnds(marker, observed, finish);
+    }
+    return observed.then(
+      ({ value, statements }) => {
+        finish(statements);
+        return value;
+      },
+      (error: unknown) => {
+        finish([]);
+        throw error;
+      },
+    );
+  }
+
+  #deferUntilTransactionEnds(
+    marker: Extract<TransactionMarker, { kind: "itx" }>,
+    observed: Promise<{ value: unknown; statements: readonly string[] }>,
+    finish: (statements: readonly string[]) => void,
+  ): Promise<unknown> {
+    let statements: readonly string[] = [];
+    let list = this.#pending.get(marker.id);
+    if (!list) {
+      list = [];
+      this.#pending.set(marker.id, list);
+    }
+    list.push(() => finish(statements));
+    return observed.then((result) => {
+      statements = result.statements;
+      return result.value;
+    });
+  }
+
+  #transactionEnded(id: string): void {
+    const list = this.#pending.get(id);
+    if (!list) return;
+    this.#pending.delete(id);
+    for (const complete of list) complete();
+  }
+
+  /** The model graph, built on first use; null (never cache) when Prisma's internals are not as expected. */
+  #modelGraph(): ModelGraph | null {
+    if (this.#graph === undefined) {
+      try {
+        this.#graph = new ModelGraph(readRuntimeDataModel(this.#client), this.#defaultSchema);
+      } catch (error) {
+        this.#graph = null;
+        this.#logger.error("pgcachewatch: caching is off for this client", { error: String(error) });
+      }
+    }
+    return this.#graph;
+  }
+}
+
+/** The typed model methods: the cached operations with a `cache` argument, passed on to the caching layer. */
+type ModelContext = { $name: string; $parent: Record<string, Record<string, (args: unknown) => unknown>> };
+
+function passThrough(operation: CachedOperation, callOptions: WeakMap<object, false | CacheCallOptions>) {
+  return function (this: unknown, args?: unknown): unknown {
+    const context = Prisma.getExtensionContext(this) as unknown as ModelContext;
+    const delegate = context.$parent[lowerFirst(context.$name)] ?? context.$parent[context.$name];
+    if (typeof args !== "object" || args === null || !("cache" in args)) return delegate![operation]!(args);
+    const { cache, ...rest } = args as Record<string, unknown> & CacheArgument;
+    if (cache !== undefined) {
+      try {
+        callOptions.set(rest, checkCallOptions(cache));
+      } catch (error) {
+        // Like Prisma's own argument errors: reported when the query is awaited.
+        return Promise.reject(error);
+      }
+    }
+    return delegate![operation]!(rest);
+  };
+}
+
+function lowerFirst(name: string): string {
+  return name.charAt(0).toLowerCase() + name.slice(1);
+}
+
+type WithCache<T, Op extends CachedOperation> = Prisma.Args<T, Op> & CacheArgument;
+
+/**
+ * `prisma.$extends(pgCacheWatch())`: cache reads, invalidate on writes, and derive every query's
+ * tables from the Prisma schema. Each cached model operation takes an optional `cache` argument.
+ */
+export function pgCacheWatch(options: PgCacheWatchOptions = {}) {
+  return Prisma.defineExtension((client) => {
+    const callOptions = new WeakMap<object, false | CacheCallOptions>();
+    const cache = new PrismaCache(client, options, callOptions);
+    const findUnique = passThrough("findUnique", callOptions);
+    const findUniqueOrThrow = passThrough("findUniqueOrThrow", callOptions);
+    const findFirst = passThrough("findFirst", callOptions);
+    const findFirstOrThrow = passThrough("findFirstOrThrow", callOptions);
+    const findMany = passThrough("findMany", callOptions);
+    const count = passThrough("count", callOptions);
+    const aggregate = passThrough("aggregate", callOptions);
+    const groupBy = passThrough("groupBy", callOptions);
+    return client
+      .$extends({
+        name: "@pgcachewatch/prisma:query",
+        query: {
+          $allModels: {
+            $allOperations(call) {
+              return cache.handle(call as unknown as OperationCall);
+            },
+          },
+        },
+      })
+      .$extends({
+        name: "@pgcachewatch/prisma",
+        client: {
+          /** The engine behind this client: stats(), invalidate(), on("invalidate"), stop(). */
+          $cacheWatch: cache.watch,
+        },
+        model: {
+          $allModels: {
+            findUnique<T, A>(this: T, args: Prisma.Exact<A, WithCache<T, "findUnique">>) {
+              return findUnique.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "findUnique">>;
+            },
+            findUniqueOrThrow<T, A>(this: T, args: Prisma.Exact<A, WithCache<T, "findUniqueOrThrow">>) {
+              return findUniqueOrThrow.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "findUniqueOrThrow">>;
+            },
+            findFirst<T, A>(this: T, args?: Prisma.Exact<A, WithCache<T, "findFirst">>) {
+              return findFirst.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "findFirst">>;
+            },
+            findFirstOrThrow<T, A>(this: T, args?: Prisma.Exact<A, WithCache<T, "findFirstOrThrow">>) {
+              return findFirstOrThrow.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "findFirstOrThrow">>;
+            },
+            findMany<T, A>(this: T, args?: Prisma.Exact<A, WithCache<T, "findMany">>) {
+              return findMany.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "findMany">>;
+            },
+            count<T, A>(this: T, args?: Prisma.Exact<A, WithCache<T, "count">>) {
+              return count.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "count">>;
+            },
+            aggregate<T, A>(this: T, args: Prisma.Exact<A, WithCache<T, "aggregate">>) {
+              return aggregate.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "aggregate">>;
+            },
+            groupBy<T, A>(this: T, args: Prisma.Exact<A, WithCache<T, "groupBy">>) {
+              return groupBy.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "groupBy">>;
+            },
+          },
+        },
+      });
+  });
+}
