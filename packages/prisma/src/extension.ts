@@ -3,9 +3,9 @@ import { silentLogger } from "@pgcachewatch/core";
 import { Prisma } from "@prisma/client/extension";
 import { ModelGraph } from "./model-graph.js";
 import {
+  CACHED_OPERATIONS,
   type CacheArgument,
   type CacheCallOptions,
-  CACHED_OPERATIONS,
   type CachedOperation,
   checkCallOptions,
   checkTtl,
@@ -68,7 +68,11 @@ class PrismaCache {
   readonly #learned = new Map<string, TableSet>();
   #graph: ModelGraph | null | undefined;
 
-  constructor(client: unknown, options: PgCacheWatchOptions, callOptions: WeakMap<object, false | CacheCallOptions>) {
+  constructor(
+    client: unknown,
+    options: PgCacheWatchOptions,
+    callOptions: WeakMap<object, false | CacheCallOptions>,
+  ) {
     this.#client = client;
     this.#options = options;
     this.#logger = options.logger ?? silentLogger;
@@ -83,7 +87,9 @@ class PrismaCache {
     this.#observer = options.verifySql === false || !factory ? undefined : SqlObserver.for(factory);
     this.#tracksTransactions = onInteractiveTransactionEnd(client, (id) => this.#transactionEnded(id));
     if (!this.#tracksTransactions) {
-      this.#logger.warn("pgcachewatch: cannot observe interactive transaction commits; their writes invalidate when each statement completes");
+      this.#logger.warn(
+        "pgcachewatch: cannot observe interactive transaction commits; their writes invalidate when each statement completes",
+      );
     }
   }
 
@@ -99,13 +105,20 @@ class PrismaCache {
     const { operation, args, query } = call;
     const marker = readTransactionMarker(call.__internalParams);
     const original = readOriginalArgs(call.__internalParams);
-    const perCall = typeof original === "object" && original !== null ? this.#callOptions.get(original) : undefined;
+    const perCall =
+      typeof original === "object" && original !== null ? this.#callOptions.get(original) : undefined;
     const graph = this.#modelGraph();
-    const enabled = perCall !== false && graph && this.#operations.has(operation) && (!this.#models || this.#models.has(model));
+    const enabled =
+      perCall !== false &&
+      graph &&
+      this.#operations.has(operation) &&
+      (!this.#models || this.#models.has(model));
     if (marker || !enabled) {
       // Inside a transaction, or not cached by configuration: straight to the database (no await
       // before query(): a batch transaction needs every query requested synchronously).
-      return marker ? this.watch.load({ key: "", tables: undefined, inTransaction: true }, () => query(args)) : query(args);
+      return marker
+        ? this.watch.load({ key: "", tables: undefined, inTransaction: true }, () => query(args))
+        : query(args);
     }
     const tables = deriveTables(graph, model, args);
     const key = queryKey(this.#options.namespace ?? "", model, operation, args);
@@ -132,7 +145,12 @@ class PrismaCache {
       });
   }
 
-  async #loadVerified(graph: ModelGraph, shape: string, tables: TableSet, run: () => Promise<unknown>): Promise<unknown> {
+  async #loadVerified(
+    graph: ModelGraph,
+    shape: string,
+    tables: TableSet,
+    run: () => Promise<unknown>,
+  ): Promise<unknown> {
     if (!this.#observer) return run();
     const { value, statements } = await this.#observer.observe(run);
     const missed = tables.missing(tablesInSql(statements, graph.schemas));
@@ -143,10 +161,13 @@ class PrismaCache {
       this.#learned.set(shape, learned);
     }
     learned.addAll(missed);
-    this.#logger.warn("pgcachewatch: a Prisma query read tables its arguments did not name; its result was not cached", {
-      operation: shape,
-      tables: missed.map((t) => `${t.schema}.${t.table}`),
-    });
+    this.#logger.warn(
+      "pgcachewatch: a Prisma query read tables its arguments did not name; its result was not cached",
+      {
+        operation: shape,
+        tables: missed.map((t) => `${t.schema}.${t.table}`),
+      },
+    );
     throw new UnexpectedTablesError(missed);
   }
 
@@ -163,7 +184,9 @@ class PrismaCache {
       const extra = tables.missing(tablesInSql(statements, graph.schemas));
       if (extra.length > 0) this.watch.invalidate({ tables: extra });
     };
-    const observed = this.#observer ? this.#observer.observe(() => query(args)) : query(args).then((value) => ({ value, statements: [] }));
+    const observed = this.#observer
+      ? this.#observer.observe(() => query(args))
+      : query(args).then((value) => ({ value, statements: [] }));
     if (marker?.kind === "itx" && this.#tracksTransactions) {
       return this.#deferUntilTransactionEnds(marker, observed, finish);
     }
@@ -284,13 +307,17 @@ export function pgCacheWatch(options: PgCacheWatchOptions = {}) {
               return findUnique.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "findUnique">>;
             },
             findUniqueOrThrow<T, A>(this: T, args: Prisma.Exact<A, WithCache<T, "findUniqueOrThrow">>) {
-              return findUniqueOrThrow.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "findUniqueOrThrow">>;
+              return findUniqueOrThrow.call(this, args) as Prisma.PrismaPromise<
+                Prisma.Result<T, A, "findUniqueOrThrow">
+              >;
             },
             findFirst<T, A>(this: T, args?: Prisma.Exact<A, WithCache<T, "findFirst">>) {
               return findFirst.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "findFirst">>;
             },
             findFirstOrThrow<T, A>(this: T, args?: Prisma.Exact<A, WithCache<T, "findFirstOrThrow">>) {
-              return findFirstOrThrow.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "findFirstOrThrow">>;
+              return findFirstOrThrow.call(this, args) as Prisma.PrismaPromise<
+                Prisma.Result<T, A, "findFirstOrThrow">
+              >;
             },
             findMany<T, A>(this: T, args?: Prisma.Exact<A, WithCache<T, "findMany">>) {
               return findMany.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "findMany">>;

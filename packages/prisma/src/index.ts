@@ -1,4 +1,8 @@
-export { InvalidCacheOptionError, MissingConnectionStringError, PrismaInternalsChangedError } from "./errors.js";
+export {
+  InvalidCacheOptionError,
+  MissingConnectionStringError,
+  PrismaInternalsChangedError,
+} from "./errors.js";
 export { pgCacheWatch } from "./extension.js";
 export {
   CACHED_OPERATIONS,

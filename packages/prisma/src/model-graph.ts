@@ -39,7 +39,8 @@ export class ModelGraph {
           // relation carries its would-be join table. Prisma names it `_<relationName>`; it lives in
           // one of the two models' schemas. A tag for a table that does not exist never fires.
           const join = `_${field.relationName}`;
-          for (const schema of new Set([table.schema, targetTable.schema])) edgeTables.push({ schema, table: join });
+          for (const schema of new Set([table.schema, targetTable.schema]))
+            edgeTables.push({ schema, table: join });
         }
         relations.set(field.name, { target: field.type, tables: edgeTables });
       }

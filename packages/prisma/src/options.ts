@@ -87,7 +87,8 @@ export function checkCallOptions(value: unknown): false | CacheCallOptions {
   }
   const { ttl, tags, ...rest } = value as Record<string, unknown>;
   const unknownKeys = Object.keys(rest);
-  if (unknownKeys.length > 0) throw new InvalidCacheOptionError(`unknown cache option ${unknownKeys.join(", ")}`);
+  if (unknownKeys.length > 0)
+    throw new InvalidCacheOptionError(`unknown cache option ${unknownKeys.join(", ")}`);
   if (tags !== undefined && (!Array.isArray(tags) || !tags.every((t) => typeof t === "string"))) {
     throw new InvalidCacheOptionError("cache.tags must be an array of strings");
   }

@@ -30,24 +30,48 @@ export interface RuntimeDataModel {
 export function readRuntimeDataModel(client: unknown): RuntimeDataModel {
   const dataModel = (client as { _runtimeDataModel?: unknown } | null)?._runtimeDataModel;
   if (!isRecord(dataModel) || !isRecord(dataModel.models)) {
-    throw new PrismaInternalsChangedError("_runtimeDataModel", "client._runtimeDataModel.models is not an object");
+    throw new PrismaInternalsChangedError(
+      "_runtimeDataModel",
+      "client._runtimeDataModel.models is not an object",
+    );
   }
   for (const [name, model] of Object.entries(dataModel.models)) {
     if (!isRecord(model) || !Array.isArray(model.fields)) {
       throw new PrismaInternalsChangedError("_runtimeDataModel", `model ${name} has no fields array`);
     }
     if (!(model.dbName === null || typeof model.dbName === "string")) {
-      throw new PrismaInternalsChangedError("_runtimeDataModel", `model ${name}.dbName is not a string or null`);
+      throw new PrismaInternalsChangedError(
+        "_runtimeDataModel",
+        `model ${name}.dbName is not a string or null`,
+      );
     }
     if (!(model.schema === undefined || model.schema === null || typeof model.schema === "string")) {
-      throw new PrismaInternalsChangedError("_runtimeDataModel", `model ${name}.schema is not a string or null`);
+      throw new PrismaInternalsChangedError(
+        "_runtimeDataModel",
+        `model ${name}.schema is not a string or null`,
+      );
     }
     for (const field of model.fields as unknown[]) {
-      if (!isRecord(field) || typeof field.name !== "string" || typeof field.kind !== "string" || typeof field.type !== "string") {
-        throw new PrismaInternalsChangedError("_runtimeDataModel", `a field of model ${name} lacks name/kind/type`);
+      if (
+        !isRecord(field) ||
+        typeof field.name !== "string" ||
+        typeof field.kind !== "string" ||
+        typeof field.type !== "string"
+      ) {
+        throw new PrismaInternalsChangedError(
+          "_runtimeDataModel",
+          `a field of model ${name} lacks name/kind/type`,
+        );
       }
-      if (field.kind === "object" && field.relationName !== undefined && typeof field.relationName !== "string") {
-        throw new PrismaInternalsChangedError("_runtimeDataModel", `relation ${name}.${field.name} has no relationName`);
+      if (
+        field.kind === "object" &&
+        field.relationName !== undefined &&
+        typeof field.relationName !== "string"
+      ) {
+        throw new PrismaInternalsChangedError(
+          "_runtimeDataModel",
+          `relation ${name}.${field.name} has no relationName`,
+        );
       }
     }
   }
@@ -81,19 +105,19 @@ export function readAdapterFactory(client: unknown): DriverAdapterFactoryLike | 
   const config = (client as { _engineConfig?: unknown } | null)?._engineConfig;
   if (!isRecord(config)) return undefined;
   const adapter = config.adapter;
-  if (isRecord(adapter) && typeof adapter.connect === "function") return adapter as unknown as DriverAdapterFactoryLike;
+  if (isRecord(adapter) && typeof adapter.connect === "function")
+    return adapter as unknown as DriverAdapterFactoryLike;
   return undefined;
 }
 
-/** The parts of a driver adapter factory (`SqlDriverAdapterFactory`) that SQL observation wraps. */
+/** The part of a driver adapter factory (`SqlDriverAdapterFactory`) that SQL observation wraps. */
 export interface DriverAdapterFactoryLike {
   connect(): Promise<unknown>;
-  readonly options?: unknown;
 }
 
-/** The default schema a `PrismaPg` factory was given (`new PrismaPg(config, { schema })`), if any. */
-export function readAdapterSchema(factory: DriverAdapterFactoryLike | undefined): string | undefined {
-  const options = factory?.options;
+/** The default schema a `PrismaPg` factory was given (`new PrismaPg(config, { schema })`): its `options.schema`. */
+export function readAdapterSchema(factory: unknown): string | undefined {
+  const options = isRecord(factory) ? factory.options : undefined;
   return isRecord(options) && typeof options.schema === "string" ? options.schema : undefined;
 }
 

@@ -5,7 +5,12 @@
  * `1n` and `1`, or a Date and its ISO string, never share a key. Returns undefined for a value it
  * cannot spell faithfully; such a query is not cached.
  */
-export function queryKey(namespace: string, model: string, operation: string, args: unknown): string | undefined {
+export function queryKey(
+  namespace: string,
+  model: string,
+  operation: string,
+  args: unknown,
+): string | undefined {
   const parts: string[] = [];
   if (!write(args, parts, 0)) return undefined;
   return `prisma\u0000${namespace}\u0000${model}\u0000${operation}\u0000${parts.join("")}`;

@@ -7,7 +7,10 @@ const engines = new Map<string, CacheWatch>();
  * The engine for a connection string, created and started on first use and shared by every client
  * extended with the same one. Reads bypass the cache until its listener is up (the engine's rule 2).
  */
-export function sharedEngine(connectionString: string | undefined, options: Omit<CacheWatchOptions, "connectionString"> = {}): CacheWatch {
+export function sharedEngine(
+  connectionString: string | undefined,
+  options: Omit<CacheWatchOptions, "connectionString"> = {},
+): CacheWatch {
   const url = connectionString ?? process.env.DATABASE_URL;
   if (!url) throw new MissingConnectionStringError();
   let watch = engines.get(url);

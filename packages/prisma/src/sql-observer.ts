@@ -51,7 +51,8 @@ export class SqlObserver {
   /** Run `fn` and collect every statement the adapter runs for it. */
   async observe<T>(fn: () => Promise<T>): Promise<{ value: T; statements: readonly string[] }> {
     const sink: SqlSink = { statements: [] };
-    const value = await this.#storage.run(sink, fn);
+    // Prisma's promises are lazy: the query starts at then(), which must happen inside the scope.
+    const value = await this.#storage.run(sink, async () => await fn());
     return { value, statements: sink.statements };
   }
 

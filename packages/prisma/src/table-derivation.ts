@@ -25,7 +25,12 @@ export function deriveTables(graph: ModelGraph, model: string, args: unknown): T
  * implicit many-to-many rows follow the model's rows). Deeper cascades reach the cache through the
  * change source.
  */
-export function deriveMutationTables(graph: ModelGraph, model: string, operation: string, args: unknown): TableSet | undefined {
+export function deriveMutationTables(
+  graph: ModelGraph,
+  model: string,
+  operation: string,
+  args: unknown,
+): TableSet | undefined {
   const tables = deriveTables(graph, model, args);
   if (!tables || operation.startsWith("create")) return tables;
   const node = graph.model(model);

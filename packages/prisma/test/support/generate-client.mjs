@@ -23,18 +23,22 @@ export function ensurePrismaClient() {
     .update(readFileSync(join(prismaDir, "prisma.config.ts")))
     .digest("hex");
   if (existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) return;
-  const result = spawnSync(process.execPath, [cli, "generate", "--config", join(prismaDir, "prisma.config.ts")], {
-    cwd: join(here, ".."),
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      // `generate` needs no schema engine, but the CLI insists on one and cannot download it
-      // offline: any existing executable satisfies the check.
-      PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? process.execPath,
-      PRISMA_HIDE_UPDATE_MESSAGE: "1",
-      CHECKPOINT_DISABLE: "1",
+  const result = spawnSync(
+    process.execPath,
+    [cli, "generate", "--config", join(prismaDir, "prisma.config.ts")],
+    {
+      cwd: join(here, ".."),
+      encoding: "utf8",
+      env: {
+        ...process.env,
+        // `generate` needs no schema engine, but the CLI insists on one and cannot download it
+        // offline: any existing executable satisfies the check.
+        PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? process.execPath,
+        PRISMA_HIDE_UPDATE_MESSAGE: "1",
+        CHECKPOINT_DISABLE: "1",
+      },
     },
-  });
+  );
   if (result.status !== 0) {
     throw new Error(`prisma generate failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
   }

@@ -24,7 +24,10 @@ export interface PrismaFixture {
 }
 
 /** Tables, triggers and seed rows in the file's database, an engine listening on it, and an extended client. */
-export async function openPrismaFixture(db: DatabaseFixture, options: PgCacheWatchOptions = {}): Promise<PrismaFixture> {
+export async function openPrismaFixture(
+  db: DatabaseFixture,
+  options: PgCacheWatchOptions = {},
+): Promise<PrismaFixture> {
   const writer = await db.externalWriter();
   await createTestSchema(writer, CHANNEL);
   // Seeded before the listener starts, so no seed notification can arrive during a test.
@@ -53,7 +56,10 @@ export async function expectInvalidation(
 ): Promise<InvalidateInfo> {
   let onInvalidate: ((info: InvalidateInfo) => void) | undefined;
   const seen = new Promise<InvalidateInfo>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${reason} invalidation of ${table} within 10 s`)), 10_000);
+    const timer = setTimeout(
+      () => reject(new Error(`no ${reason} invalidation of ${table} within 10 s`)),
+      10_000,
+    );
     onInvalidate = (info) => {
       if (info.reason === reason && info.tables.includes(table)) {
         clearTimeout(timer);
