@@ -78,21 +78,24 @@ export function readRuntimeDataModel(client: unknown): RuntimeDataModel {
   return dataModel as unknown as RuntimeDataModel;
 }
 
-export type TransactionMarker = { readonly kind: "itx"; readonly id: string } | { readonly kind: "batch" };
+export type TransactionMarker =
+  | { readonly kind: "itx"; readonly id: string }
+  | { readonly kind: "batch" }
+  /** No way to tell: treated as inside a transaction (bypassing the cache is always safe). */
+  | { readonly kind: "unknown" };
 
 /**
  * `__internalParams.transaction` of a query extension call: `{ kind: "itx", id }` inside
  * `$transaction(async (tx) => ...)`, `{ kind: "batch", ... }` inside `$transaction([...])`, else absent.
- * A marker of another shape is treated as "in a transaction" (bypassing is always safe).
+ * A marker of another shape, or no `__internalParams` at all, reads as "unknown".
  */
 export function readTransactionMarker(internalParams: unknown): TransactionMarker | undefined {
-  if (!isRecord(internalParams)) {
-    throw new PrismaInternalsChangedError("query extension parameters", "__internalParams is missing");
-  }
+  if (!isRecord(internalParams)) return { kind: "unknown" };
   const tx = internalParams.transaction;
   if (tx === undefined || tx === null) return undefined;
   if (isRecord(tx) && tx.kind === "itx" && typeof tx.id === "string") return { kind: "itx", id: tx.id };
-  return { kind: "batch" };
+  if (isRecord(tx) && tx.kind === "batch") return { kind: "batch" };
+  return { kind: "unknown" };
 }
 
 /** `__internalParams.args`: the very object the model method was called with (identity kept). */

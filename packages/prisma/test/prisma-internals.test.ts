@@ -85,6 +85,9 @@ describe("Prisma internals the adapter depends on", () => {
     itxId = (markers[1] as { id: string }).id;
     expect(itxId.length).toBeGreaterThan(0);
     expect(markers[2]).toEqual({ kind: "batch" });
+    // Unknown shapes never read as "outside a transaction".
+    expect(readTransactionMarker(undefined)).toEqual({ kind: "unknown" });
+    expect(readTransactionMarker({ transaction: { kind: "something-new" } })).toEqual({ kind: "unknown" });
   });
 
   it("client._engine.transaction reports commit and rollback with the interactive transaction's id", async () => {
