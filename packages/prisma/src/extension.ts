@@ -8,9 +8,12 @@ import {
   type CacheCallOptions,
   type CachedOperation,
   checkCallOptions,
+  checkRawOptions,
   checkTtl,
   MUTATION_OPERATIONS,
   type PgCacheWatchOptions,
+  type RawCacheOptions,
+  type RawSqlQuery,
 } from "./options.js";
 import {
   onInteractiveTransactionEnd,
@@ -68,12 +71,16 @@ class PrismaCache {
   readonly #learned = new Map<string, TableSet>();
   #graph: ModelGraph | null | undefined;
 
+  readonly #rawOptions: WeakMap<object, RawCacheOptions>;
+
   constructor(
     client: unknown,
     options: PgCacheWatchOptions,
     callOptions: WeakMap<object, false | CacheCallOptions>,
+    rawOptions: WeakMap<object, RawCacheOptions>,
   ) {
     this.#client = client;
+    this.#rawOptions = rawOptions;
     this.#options = options;
     this.#logger = options.logger ?? silentLogger;
     this.#callOptions = callOptions;
@@ -95,7 +102,7 @@ class PrismaCache {
 
   handle(call: OperationCall): Promise<unknown> {
     const { model, operation, args, query } = call;
-    if (model === undefined) return query(args);
+    if (model === undefined) return operation === "$queryRaw" ? this.#rawRead(call) : query(args);
     if (CACHED.has(operation)) return this.#read(call, model);
     if (MUTATIONS.has(operation)) return this.#write(call, model);
     return query(args);
@@ -143,6 +150,32 @@ class PrismaCache {
         if (error instanceof UnexpectedTablesError) return query(args);
         throw error;
       });
+  }
+
+  /** `$queryRawCached`: cached under the tables the caller named; any other raw query passes through. */
+  #rawRead(call: OperationCall): Promise<unknown> {
+    const { args, query } = call;
+    const original = readOriginalArgs(call.__internalParams);
+    const options =
+      typeof original === "object" && original !== null ? this.#rawOptions.get(original) : undefined;
+    if (!options) return query(args);
+    const marker = readTransactionMarker(call.__internalParams);
+    const sql = original as RawSqlQuery;
+    const key = queryKey(this.#options.namespace ?? "", "$raw", "$queryRaw", {
+      strings: sql.strings,
+      values: sql.values,
+    });
+    const ttl = options.ttl ?? this.#ttl;
+    return this.watch.load(
+      {
+        key: key ?? "",
+        tables: key === undefined ? undefined : options.tables,
+        inTransaction: marker !== undefined,
+        ...(ttl === undefined ? {} : { ttl }),
+        ...(options.tags ? { tags: options.tags } : {}),
+      },
+      () => query(args),
+    );
   }
 
   async #loadVerified(
@@ -275,7 +308,8 @@ type WithCache<T, Op extends CachedOperation> = Prisma.Args<T, Op> & CacheArgume
 export function pgCacheWatch(options: PgCacheWatchOptions = {}) {
   return Prisma.defineExtension((client) => {
     const callOptions = new WeakMap<object, false | CacheCallOptions>();
-    const cache = new PrismaCache(client, options, callOptions);
+    const rawOptions = new WeakMap<object, RawCacheOptions>();
+    const cache = new PrismaCache(client, options, callOptions, rawOptions);
     const findUnique = passThrough("findUnique", callOptions);
     const findUniqueOrThrow = passThrough("findUniqueOrThrow", callOptions);
     const findFirst = passThrough("findFirst", callOptions);
@@ -293,6 +327,13 @@ export function pgCacheWatch(options: PgCacheWatchOptions = {}) {
               return cache.handle(call as unknown as OperationCall);
             },
           },
+          $queryRaw(call) {
+            return cache.handle({
+              ...(call as unknown as OperationCall),
+              model: undefined,
+              operation: "$queryRaw",
+            });
+          },
         },
       })
       .$extends({
@@ -300,6 +341,30 @@ export function pgCacheWatch(options: PgCacheWatchOptions = {}) {
         client: {
           /** The engine behind this client: stats(), invalidate(), on("invalidate"), stop(). */
           $cacheWatch: cache.watch,
+          /**
+           * `$queryRaw` with a cache: the tables it reads must be named, e.g.
+           * `prisma.$queryRawCached(Prisma.sql\`SELECT ...\`, { tables: ["users"] })`.
+           */
+          $queryRawCached<T = unknown>(
+            query: RawSqlQuery,
+            options: RawCacheOptions,
+          ): Prisma.PrismaPromise<T> {
+            const context = Prisma.getExtensionContext(this) as unknown as {
+              $queryRaw(query: unknown): Prisma.PrismaPromise<T>;
+            };
+            try {
+              const checked = checkRawOptions(options);
+              // A private copy marks this one call; the caller's query object stays an ordinary one.
+              const marked = Object.assign(
+                Object.create(Object.getPrototypeOf(query) as object) as object,
+                query,
+              );
+              rawOptions.set(marked, checked);
+              return context.$queryRaw(marked);
+            } catch (error) {
+              return Promise.reject(error) as Prisma.PrismaPromise<T>;
+            }
+          },
         },
         model: {
           $allModels: {

@@ -12,5 +12,7 @@ export {
   MUTATION_OPERATIONS,
   type MutationOperation,
   type PgCacheWatchOptions,
+  type RawCacheOptions,
+  type RawSqlQuery,
 } from "./options.js";
 export { VERIFIED_PRISMA_VERSIONS } from "./prisma-internals.js";

@@ -1,4 +1,4 @@
-import type { CacheWatch, CacheWatchOptions, Logger } from "@pgcachewatch/core";
+import type { CacheWatch, CacheWatchOptions, Logger, TableInput } from "@pgcachewatch/core";
 import { InvalidCacheOptionError } from "./errors.js";
 
 /** Model operations whose results are cached. */
@@ -97,4 +97,29 @@ export function checkCallOptions(value: unknown): false | CacheCallOptions {
     ...(checkedTtl === undefined ? {} : { ttl: checkedTtl }),
     ...(tags === undefined ? {} : { tags: tags as string[] }),
   };
+}
+
+/** A query built with Prisma's `Prisma.sql` template tag (structurally, so any Prisma copy fits). */
+export interface RawSqlQuery {
+  readonly sql: string;
+  readonly strings: readonly string[];
+  readonly values: readonly unknown[];
+}
+
+/** How a raw query is cached: the tables it reads must be named; they cannot be derived from SQL text. */
+export interface RawCacheOptions extends CacheCallOptions {
+  /** Every table the query reads: `"users"`, `"audit.log"` or `{ schema, table }`. */
+  readonly tables: readonly TableInput[];
+}
+
+export function checkRawOptions(value: unknown): RawCacheOptions {
+  if (typeof value !== "object" || value === null) {
+    throw new InvalidCacheOptionError("$queryRawCached needs { tables, ttl?, tags? }");
+  }
+  const { tables, ...rest } = value as Record<string, unknown>;
+  if (!Array.isArray(tables) || tables.length === 0) {
+    throw new InvalidCacheOptionError("$queryRawCached needs the non-empty list of tables the query reads");
+  }
+  const callOptions = checkCallOptions(rest);
+  return { ...(callOptions === false ? {} : callOptions), tables: tables as TableInput[] };
 }

@@ -1,6 +1,7 @@
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Prisma } from "./generated/client/client.js";
 import {
   type ExtendedClient,
   expectInvalidation,
@@ -204,5 +205,56 @@ describe("per-call option and configuration", () => {
     );
     expect(raw.hits + raw.misses).toBe(0);
     expect(raw.value).toEqual([{ n: expect.any(Number) }]);
+  });
+});
+
+describe("$queryRawCached", () => {
+  it("caches a raw query under the tables it names: miss, hit, external write, fresh", async () => {
+    const read = () =>
+      fx.prisma.$queryRawCached<{ n: number }[]>(
+        Prisma.sql`SELECT count(*)::int AS n FROM audit."Profile" WHERE bio <> ${"nobody"}`,
+        { tables: ["audit.Profile"] },
+      );
+    const first = await statsDelta(fx.watch, read);
+    expect(first.misses).toBe(1);
+    const second = await statsDelta(fx.watch, read);
+    expect(second.hits).toBe(1);
+    expect(second.value).toEqual(first.value);
+    await expectInvalidation(fx.watch, "audit.Profile", () =>
+      fx.writer.query(`INSERT INTO audit."Profile" (bio, user_id) VALUES ('Raw', 1)`),
+    );
+    const third = await statsDelta(fx.watch, read);
+    expect(third.misses).toBe(1);
+    expect(third.value[0]!.n).toBe(first.value[0]!.n + 1);
+  });
+
+  it("values are part of the key, the same Sql object stays uncached through $queryRaw, and tables are required", async () => {
+    const byBio = (bio: string) =>
+      fx.prisma.$queryRawCached<{ n: number }[]>(
+        Prisma.sql`SELECT count(*)::int AS n FROM audit."Profile" WHERE bio = ${bio}`,
+        { tables: [{ schema: "audit", table: "Profile" }] },
+      );
+    expect((await byBio("Raw"))[0]!.n).toBe(1);
+    expect((await byBio("none"))[0]!.n).toBe(0);
+    const query = Prisma.sql`SELECT 1 AS one`;
+    await fx.prisma.$queryRawCached(query, { tables: ["users"] });
+    expect((await statsDelta(fx.watch, () => fx.prisma.$queryRaw(query))).hits).toBe(0);
+    await expect(fx.prisma.$queryRawCached(query, { tables: [] })).rejects.toMatchObject({
+      code: "INVALID_CACHE_OPTION",
+    });
+  });
+
+  it("bypasses the cache inside a transaction", async () => {
+    const query = Prisma.sql`SELECT count(*)::int AS n FROM public."Tag"`;
+    await fx.prisma.$queryRawCached(query, { tables: ["Tag"] });
+    const inside = await statsDelta(fx.watch, () =>
+      fx.prisma.$transaction(async (tx) => {
+        await tx.tag.create({ data: { name: "raw-in-tx" } });
+        return tx.$queryRawCached<{ n: number }[]>(query, { tables: ["Tag"] });
+      }),
+    );
+    expect(inside.hits + inside.misses).toBe(0);
+    const outside = await fx.prisma.$queryRawCached<{ n: number }[]>(query, { tables: ["Tag"] });
+    expect(outside).toEqual(inside.value);
   });
 });

@@ -85,6 +85,11 @@ describe("setup", () => {
       await prisma.post.count();
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect((await statsDelta(fx.watch, () => prisma.post.count())).misses).toBe(1);
+      // The per-call ttl overrides the extension's.
+      const longLived = () => prisma.post.count({ where: { id: { gt: 0 } }, cache: { ttl: 600_000 } });
+      await longLived();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect((await statsDelta(fx.watch, longLived)).hits).toBe(1);
       expect(() => base.$extends(pgCacheWatch({ watch: fx.watch, ttl: -5 }))).toThrow(
         expect.objectContaining({ code: "INVALID_CACHE_OPTION" }),
       );

@@ -10,6 +10,7 @@ import type { ExtendedClient } from "./support/prisma-fixture.js";
 // Typed handles only: the functions below are type-checked, never called.
 declare const prisma: ExtendedClient;
 declare const base: PrismaClient;
+declare const sql: Prisma.Sql;
 
 describe("the typed per-call `cache` option", () => {
   it("is accepted by every cached operation and keeps Prisma's result types", () => {
@@ -76,6 +77,22 @@ describe("the typed per-call `cache` option", () => {
       base.user.findMany({ cache: false }),
       // @ts-expect-error the option does not leak into nested reads
       prisma.user.findMany({ include: { posts: { cache: false } } }),
+    ];
+    expectTypeOf(wrong).toBeFunction();
+  });
+
+  it("$queryRawCached needs the tables the raw query reads", () => {
+    const raw = () =>
+      prisma.$queryRawCached<{ n: number }[]>(sql, {
+        tables: ["users", { schema: "audit", table: "Profile" }],
+        ttl: 5,
+      });
+    expectTypeOf<Awaited<ReturnType<typeof raw>>>().toEqualTypeOf<{ n: number }[]>();
+    const wrong = () => [
+      // @ts-expect-error the tables cannot be derived from SQL text: they must be named
+      prisma.$queryRawCached(sql, {}),
+      // @ts-expect-error a template string is not a Prisma.sql query
+      prisma.$queryRawCached("SELECT 1", { tables: ["users"] }),
     ];
     expectTypeOf(wrong).toBeFunction();
   });
