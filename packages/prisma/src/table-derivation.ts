@@ -16,7 +16,7 @@ export function deriveTables(graph: ModelGraph, model: string, args: unknown): T
   const node = graph.model(model);
   if (!node) return undefined;
   const tables = TableSet.of([node.table]);
-  return walk(graph, model, args, tables, 0) ? tables : undefined;
+  return walk(graph, model, args, tables, 0, undefined) ? tables : undefined;
 }
 
 /**
@@ -38,10 +38,17 @@ export function deriveMutationTables(
   return tables;
 }
 
-function walk(graph: ModelGraph, model: string, value: unknown, out: TableSet, depth: number): boolean {
+function walk(
+  graph: ModelGraph,
+  model: string,
+  value: unknown,
+  out: TableSet,
+  depth: number,
+  parentKey: string | undefined,
+): boolean {
   if (depth > MAX_DEPTH) return false;
   if (Array.isArray(value)) {
-    for (const item of value) if (!walk(graph, model, item, out, depth + 1)) return false;
+    for (const item of value) if (!walk(graph, model, item, out, depth + 1, parentKey)) return false;
     return true;
   }
   if (!isPlainObject(value)) return true;
@@ -54,8 +61,11 @@ function walk(graph: ModelGraph, model: string, value: unknown, out: TableSet, d
       // `include: { posts: false }` reads nothing; anything else that names the relation does.
       if (child === false || child === undefined) continue;
       out.addAll(edge.tables);
-      if (!walk(graph, edge.target, child, out, depth + 1)) return false;
-    } else if (!walk(graph, model, child, out, depth + 1)) {
+      if (!walk(graph, edge.target, child, out, depth + 1, key)) return false;
+    } else if (key === "_count" && child === true && (parentKey === "select" || parentKey === "include")) {
+      // `include: { _count: true }` counts every relation of the model.
+      for (const relation of node.relations.values()) out.addAll(relation.tables);
+    } else if (!walk(graph, model, child, out, depth + 1, key)) {
       return false;
     }
   }

@@ -63,6 +63,11 @@ describe("table derivation from the runtime data model and the arguments", () =>
         }),
       ),
     ).toEqual(expect.arrayContaining(["audit.Profile", "public.posts", "public.users"]));
+    expect(names(deriveTables(graph, "User", { include: { _count: true } }))).toEqual(
+      expect.arrayContaining(["audit.Profile", "public.posts", "public.users"]),
+    );
+    // Counting rows is not counting relations.
+    expect(names(deriveTables(graph, "User", { _count: true }))).toEqual(["public.users"]);
     // A relation switched off reads nothing.
     expect(names(deriveTables(graph, "User", { include: { posts: false } }))).toEqual(["public.users"]);
   });

@@ -89,6 +89,12 @@ const cases: ReadCase[] = [
     write: (w) => w.query("INSERT INTO public.posts (title, author_id) VALUES ('Counted', 1)"),
   },
   {
+    name: "_count: true counts every relation",
+    read: (p, cache) => p.user.findUnique({ where: { id: 2 }, include: { _count: true }, cache }),
+    table: "public.posts",
+    write: (w) => w.query("INSERT INTO public.posts (title, author_id) VALUES ('Counted too', 2)"),
+  },
+  {
     name: "count with a to-one relation filter (is)",
     read: (p, cache) => p.post.count({ where: { author: { is: { displayName: "Bob" } } }, cache }),
     table: "public.users",
