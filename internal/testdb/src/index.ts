@@ -7,4 +7,5 @@ export {
   startEmbeddedServer,
 } from "./embedded-server.js";
 export { quoteIdent } from "./identifiers.js";
+export { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 export { createTestDatabase, openExternalWriter, type TestDatabase } from "./test-database.js";

@@ -1,4 +1,13 @@
 export {
+  type CachedFunction,
+  type CachedOptions,
+  type CachedWithStrategy,
+  type CachedWithTables,
+  cached,
+  cachedMethod,
+} from "./cached/cached.js";
+export { stableKey } from "./cached/stable-key.js";
+export {
   CacheWatch,
   type CacheWatchEvents,
   createCacheWatch,
@@ -32,6 +41,7 @@ export {
   type TableRef,
   toTableRef,
 } from "./events/table-name.js";
+export { PGEventQueue } from "./listener.js";
 export { type Logger, silentLogger } from "./logger.js";
 export type { ChangeSource, ChangeSourceHandlers } from "./sources/change-source.js";
 export { NotifySource, type NotifySourceOptions } from "./sources/notify-source.js";
@@ -39,3 +49,40 @@ export { quoteIdentifier } from "./sources/quote-identifier.js";
 export type { CacheStore, StoreEntry } from "./store/cache-store.js";
 export { cloneValue } from "./store/clone.js";
 export { MemoryStore, type MemoryStoreOptions } from "./store/memory-store.js";
+export { Greedy, type GreedyOptions } from "./strategies/greedy.js";
+export type { Strategy } from "./strategies/strategy.js";
+export { Timed, type TimedOptions } from "./strategies/timed.js";
+export { Windowed, type WindowedOptions } from "./strategies/windowed.js";
+export {
+  DEFAULT_CHANNEL,
+  type EnsureTriggersResult,
+  ensureTriggers,
+  INSTALL_REVISION,
+  type InstallTriggersOptions,
+  type InstallTriggersResult,
+  InvalidChannelError,
+  installTriggers,
+  listWatchableTables,
+  NotATableError,
+  type SqlTextOptions,
+  TRIGGER_NAME,
+  TRIGGER_SCHEMA,
+  type TriggerClient,
+  TriggerConflictError,
+  TriggerPermissionError,
+  type TriggerSqlOptions,
+  type TriggerStatus,
+  type TriggerStatusOptions,
+  toChannel,
+  triggerSql,
+  triggerStatus,
+  type UninstallTriggerSqlOptions,
+  type UninstallTriggersOptions,
+  type UninstallTriggersResult,
+  UnknownTableError,
+  type UnwatchedPartition,
+  uninstallTriggerSql,
+  uninstallTriggers,
+  type WatchedTable,
+  type WatchedTableKind,
+} from "./triggers/index.js";

@@ -1,0 +1,67 @@
+import { UnserializableArgumentError } from "../errors.js";
+
+/**
+ * A cache key for a list of arguments: equal for arguments that are equal as data, whatever the
+ * order of object keys. Valid arguments: strings, numbers, booleans, null, undefined, bigint, Date,
+ * Buffer/Uint8Array, arrays, plain objects, Map and Set of those, and objects with `toJSON()`.
+ * Functions, symbols, cycles and other class instances are refused with UnserializableArgumentError.
+ */
+export function stableKey(args: readonly unknown[]): string {
+  return encode(args, "args", new Set());
+}
+
+function encode(value: unknown, path: string, seen: Set<object>): string {
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+      return Number.isFinite(value) ? String(value) : `{"$num":"${value}"}`;
+    case "boolean":
+      return value ? "true" : "false";
+    case "undefined":
+      return '{"$undef":1}';
+    case "bigint":
+      return `{"$big":"${value}"}`;
+    case "function":
+      throw new UnserializableArgumentError(path, "a function");
+    case "symbol":
+      throw new UnserializableArgumentError(path, "a symbol");
+  }
+  if (value === null) return "null";
+  const object = value as object;
+  if (seen.has(object)) throw new UnserializableArgumentError(path, "cyclic");
+  seen.add(object);
+  try {
+    if (Array.isArray(object)) return `[${object.map((v, i) => encode(v, `${path}[${i}]`, seen)).join(",")}]`;
+    if (object instanceof Date)
+      return `{"$date":${JSON.stringify(Number.isNaN(object.getTime()) ? "invalid" : object.toISOString())}}`;
+    if (object instanceof Uint8Array)
+      return `{"$bytes":"${Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString("hex")}"}`;
+    if (object instanceof Map) {
+      const entries = [...object.entries()].map(([k, v], i) => [
+        encode(k, `${path}<key ${i}>`, seen),
+        encode(v, `${path}<value ${i}>`, seen),
+      ]);
+      entries.sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
+      return `{"$map":[${entries.map(([k, v]) => `[${k},${v}]`).join(",")}]}`;
+    }
+    if (object instanceof Set) {
+      const items = [...object].map((v, i) => encode(v, `${path}<item ${i}>`, seen)).sort();
+      return `{"$set":[${items.join(",")}]}`;
+    }
+    const proto: unknown = Object.getPrototypeOf(object);
+    if (proto !== Object.prototype && proto !== null) {
+      const toJSON = (object as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === "function") return encode(toJSON.call(object), path, seen);
+      throw new UnserializableArgumentError(
+        path,
+        `an instance of ${object.constructor?.name ?? "a class"} without toJSON()`,
+      );
+    }
+    const record = object as Record<string, unknown>;
+    const keys = Object.keys(record).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${encode(record[k], `${path}.${k}`, seen)}`).join(",")}}`;
+  } finally {
+    seen.delete(object);
+  }
+}
