@@ -1,3 +1,4 @@
+import { installTriggers } from "@pgcachewatch/core";
 import type pg from "pg";
 
 /** The test schema's tables, as `prisma migrate` would create them (it cannot run here). */
@@ -50,31 +51,8 @@ export const TEST_TABLES = [
   { schema: "audit", table: "measurements" },
 ] as const;
 
-/** Statement-level NOTIFY triggers in the payload format the engine's NOTIFY source reads (v1). */
-export function notifyTriggerDdl(channel: string): string {
-  const fn = `
-CREATE SCHEMA IF NOT EXISTS pgcachewatch_test;
-CREATE OR REPLACE FUNCTION pgcachewatch_test.notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify(${quoteLiteral(channel)}, json_build_object('v', 1, 's', TG_TABLE_SCHEMA, 't', TG_TABLE_NAME, 'op', lower(TG_OP))::text);
-  RETURN NULL;
-END $$;`;
-  const triggers = TEST_TABLES.map(
-    ({ schema, table }) =>
-      `CREATE TRIGGER pgcw_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${quoteIdent(schema)}.${quoteIdent(table)} FOR EACH STATEMENT EXECUTE FUNCTION pgcachewatch_test.notify_change();`,
-  );
-  return [fn, ...triggers].join("\n");
-}
-
+/** The schema's tables, and the engine's statement-level NOTIFY triggers on every one of them. */
 export async function createTestSchema(client: pg.Client, channel: string): Promise<void> {
   await client.query(TEST_SCHEMA_DDL);
-  await client.query(notifyTriggerDdl(channel));
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-function quoteLiteral(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
+  await installTriggers(client, { tables: TEST_TABLES, channel });
 }
