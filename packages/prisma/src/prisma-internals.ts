@@ -130,7 +130,9 @@ const hookedEngines = new WeakMap<object, Set<(id: string) => void>>();
 
 /**
  * Calls `onEnd(id)` after an interactive transaction committed or rolled back, by wrapping
- * `client._engine.transaction(action, headers, { id })`. Returns false when that method is missing.
+ * `client._engine.transaction(action, headers, info)`: `info` is `{ id }` for commit and rollback,
+ * and the options for start, where `newTxId` marks a nested transaction (a savepoint in the same
+ * transaction, same id). Only the outermost end counts. Returns false when that method is missing.
  */
 export function onInteractiveTransactionEnd(client: unknown, onEnd: (id: string) => void): boolean {
   const engine = (client as { _engine?: unknown } | null)?._engine;
@@ -140,13 +142,21 @@ export function onInteractiveTransactionEnd(client: unknown, onEnd: (id: string)
     const set = new Set<(id: string) => void>();
     listeners = set;
     hookedEngines.set(engine, set);
+    const nesting = new Map<string, number>();
     const original = (engine.transaction as EngineTransaction).bind(engine);
     const wrapped: EngineTransaction = async (action, headers, info) => {
+      const nestedIn =
+        action === "start" && isRecord(info) && typeof info.newTxId === "string" ? info.newTxId : undefined;
+      if (nestedIn !== undefined) nesting.set(nestedIn, (nesting.get(nestedIn) ?? 0) + 1);
       try {
         return await original(action, headers, info);
+      } catch (error) {
+        if (nestedIn !== undefined) leaveNested(nesting, nestedIn);
+        throw error;
       } finally {
         if ((action === "commit" || action === "rollback") && isRecord(info) && typeof info.id === "string") {
-          for (const listener of set) listener(info.id);
+          if (nesting.has(info.id)) leaveNested(nesting, info.id);
+          else for (const listener of set) listener(info.id);
         }
       }
     };
@@ -154,6 +164,12 @@ export function onInteractiveTransactionEnd(client: unknown, onEnd: (id: string)
   }
   listeners.add(onEnd);
   return true;
+}
+
+function leaveNested(nesting: Map<string, number>, id: string): void {
+  const depth = (nesting.get(id) ?? 1) - 1;
+  if (depth > 0) nesting.set(id, depth);
+  else nesting.delete(id);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -159,6 +159,20 @@ describe("transactions", () => {
     expect(after.value).toEqual([expect.objectContaining({ name: "tx-one" })]);
   });
 
+  it("a nested interactive transaction's writes invalidate at the outermost COMMIT", async () => {
+    const counter = countMutationInvalidations();
+    let afterInner = -1;
+    await fx.prisma.$transaction(async (tx) => {
+      await tx.$transaction(async (inner) => {
+        await inner.tag.create({ data: { name: "tx-nested" } });
+      });
+      afterInner = counter.count();
+    });
+    expect(afterInner).toBe(0);
+    expect(counter.count()).toBe(1);
+    counter.stop();
+  });
+
   it("a rolled-back transaction's writes still complete (invalidating is always safe)", async () => {
     const counter = countMutationInvalidations();
     await expect(
