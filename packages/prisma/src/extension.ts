@@ -63,15 +63,15 @@ class PrismaCache {
   readonly #ttl: number | undefined;
   readonly #observer: SqlObserver | undefined;
   readonly #defaultSchema: string;
+  /** Per-call options of the typed model methods and of $queryRawCached, keyed by the args object Prisma passes on. */
   readonly #callOptions: WeakMap<object, false | CacheCallOptions>;
+  readonly #rawOptions: WeakMap<object, RawCacheOptions>;
   /** Mutations inside an interactive transaction, completed when it commits or rolls back. */
   readonly #pending = new Map<string, Array<() => void>>();
   readonly #tracksTransactions: boolean;
   /** Tables a model operation's SQL read beyond what its arguments named; added to later derivations. */
   readonly #learned = new Map<string, TableSet>();
   #graph: ModelGraph | null | undefined;
-
-  readonly #rawOptions: WeakMap<object, RawCacheOptions>;
 
   constructor(
     client: unknown,

@@ -43,7 +43,10 @@ export interface CacheArgument {
 }
 
 export interface PgCacheWatchOptions {
-  /** An engine to use (started if it is not). Without it, one engine per connection string is created and shared. */
+  /**
+   * An engine to use (started if it is not). Without it, one engine per connection string is created
+   * and shared by every client extended without one; the first such call's `engine` options win.
+   */
   readonly watch?: CacheWatch;
   /** Where the engine's listener connects when no `watch` is given. Default: DATABASE_URL. */
   readonly connectionString?: string;
