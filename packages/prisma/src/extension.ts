@@ -23,6 +23,7 @@ import {
   readRuntimeDataModel,
   readTransactionMarker,
   type TransactionMarker,
+  VERIFIED_PRISMA_VERSIONS,
 } from "./prisma-internals.js";
 import { queryKey } from "./query-key.js";
 import { sharedEngine, startInBackground } from "./shared-engine.js";
@@ -92,6 +93,16 @@ class PrismaCache {
     const factory = readAdapterFactory(client);
     this.#defaultSchema = options.defaultSchema ?? readAdapterSchema(factory) ?? "public";
     this.#observer = options.verifySql === false || !factory ? undefined : SqlObserver.for(factory);
+    const version = Prisma.prismaVersion?.client;
+    if (typeof version === "string" && !version.startsWith(`${VERIFIED_PRISMA_VERSIONS}.`)) {
+      this.#logger.warn(
+        "pgcachewatch: this Prisma release was not verified; internals are checked at run time",
+        {
+          prisma: version,
+          verified: `${VERIFIED_PRISMA_VERSIONS}.x`,
+        },
+      );
+    }
     this.#tracksTransactions = onInteractiveTransactionEnd(client, (id) => this.#transactionEnded(id));
     if (!this.#tracksTransactions) {
       this.#logger.warn(
