@@ -154,7 +154,7 @@ class PrismaCache {
           ...(ttl === undefined ? {} : { ttl }),
           ...(perCall?.tags ? { tags: perCall.tags } : {}),
         },
-        () => this.#loadVerified(graph, `${model}.${operation}`, tables, () => query(args)),
+        () => this.#loadVerified(`${model}.${operation}`, tables, () => query(args)),
       )
       .catch((error: unknown) => {
         // The derivation missed a table: the engine kept nothing; answer from the database.
@@ -189,15 +189,10 @@ class PrismaCache {
     );
   }
 
-  async #loadVerified(
-    graph: ModelGraph,
-    shape: string,
-    tables: TableSet,
-    run: () => Promise<unknown>,
-  ): Promise<unknown> {
+  async #loadVerified(shape: string, tables: TableSet, run: () => Promise<unknown>): Promise<unknown> {
     if (!this.#observer) return run();
     const { value, statements } = await this.#observer.observe(run);
-    const missed = tables.missing(tablesInSql(statements, graph.schemas));
+    const missed = tables.missing(tablesInSql(statements));
     if (missed.length === 0) return value;
     let learned = this.#learned.get(shape);
     if (!learned) {
@@ -220,12 +215,12 @@ class PrismaCache {
     const marker = readTransactionMarker(call.__internalParams);
     const graph = this.#modelGraph();
     const tables = graph ? deriveMutationTables(graph, model, operation, args) : undefined;
-    // Tables we cannot name are still reached by the change source; nothing is guessed here.
     const mutation = this.watch.beginMutation(tables?.toArray() ?? []);
     const finish = (statements: readonly string[]) => {
       mutation.complete();
-      if (!graph || !tables) return;
-      const extra = tables.missing(tablesInSql(statements, graph.schemas));
+      // Tables the SQL wrote that the arguments did not name: invalidate them too, now that they are known.
+      const written = tablesInSql(statements);
+      const extra = tables ? tables.missing(written) : written;
       if (extra.length > 0) this.watch.invalidate({ tables: extra });
     };
     const observed = this.#observer

@@ -17,7 +17,6 @@ export interface ModelNode {
 /** Each model's table and relations, resolved once from Prisma's runtime data model. */
 export class ModelGraph {
   readonly #models: ReadonlyMap<string, ModelNode>;
-  readonly schemas: ReadonlySet<string>;
 
   constructor(dataModel: RuntimeDataModel, defaultSchema: string) {
     const tables = new Map<string, TableRef>();
@@ -47,7 +46,6 @@ export class ModelGraph {
       models.set(name, { name, table, relations });
     }
     this.#models = models;
-    this.schemas = new Set([defaultSchema, ...[...tables.values()].map((t) => t.schema)]);
   }
 
   model(name: string): ModelNode | undefined {

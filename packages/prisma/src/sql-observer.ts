@@ -85,19 +85,20 @@ export class SqlObserver {
   }
 }
 
-const QUALIFIED_NAME = /"((?:[^"]|"")+)"\s*\.\s*"((?:[^"]|"")+)"/g;
+/** A schema-qualified name right after a keyword that introduces a table: how Prisma writes every table it touches. */
+const TABLE_REFERENCE = /\b(?:FROM|JOIN|INTO|UPDATE)\s+"((?:[^"]|"")+)"\s*\.\s*"((?:[^"]|"")+)"/gi;
 
 /**
- * The tables a statement Prisma generated names. Prisma always writes `"schema"."table"`; pairs whose
- * first part is not one of the schema's schemas are `"alias"."column"` references and are skipped.
+ * The tables the statements Prisma generated read or write. Prisma always writes tables as
+ * `"schema"."table"` after FROM, JOIN, INTO or UPDATE; `"alias"."column"` pairs never follow those
+ * keywords, so they are not mistaken for tables, whatever the schema is called.
  */
-export function tablesInSql(statements: readonly string[], schemas: ReadonlySet<string>): TableRef[] {
+export function tablesInSql(statements: readonly string[]): TableRef[] {
   const found = new Map<string, TableRef>();
   for (const sql of statements) {
-    for (const match of sql.matchAll(QUALIFIED_NAME)) {
+    for (const match of sql.matchAll(TABLE_REFERENCE)) {
       const schema = match[1]!.replaceAll('""', '"');
       const table = match[2]!.replaceAll('""', '"');
-      if (!schemas.has(schema)) continue;
       found.set(`${schema}\u0000${table}`, { schema, table });
     }
   }

@@ -111,12 +111,15 @@ describe("table derivation from the runtime data model and the arguments", () =>
     expect(queryKey("a", "M", "findMany", {})).not.toBe(queryKey("b", "M", "findMany", {}));
   });
 
-  it("reads the tables out of Prisma's SQL, ignoring alias.column pairs", () => {
-    const sql = `SELECT "t0"."id" FROM "public"."posts" AS "t0" INNER JOIN "public"."_PostToTag" AS "t1" ON "t1"."A" = "t0"."id" WHERE "audit"."Profile"."id" = $1`;
-    expect(tablesInSql([sql], new Set(["public", "audit"])).map((t) => `${t.schema}.${t.table}`)).toEqual([
+  it("reads the tables out of Prisma's SQL, whatever the schemas are called, ignoring alias.column pairs", () => {
+    const sql = `SELECT "t0"."id" FROM "public"."posts" AS "t0" INNER JOIN "public"."_PostToTag" AS "t1" ON "t1"."A" = "t0"."id" WHERE EXISTS(SELECT "j"."x" FROM "tenant ""a"""."Profile" AS "j" WHERE "j"."id" = $1)`;
+    const write = `INSERT INTO "app"."users" ("email") VALUES ($1) RETURNING "app"."users"."id"`;
+    const update = `UPDATE "app"."users" SET "x" = $1 WHERE "app"."users"."id" IN (SELECT "t1"."id" FROM "app"."users" AS "t1")`;
+    expect(tablesInSql([sql, write, update]).map((t) => `${t.schema}.${t.table}`)).toEqual([
       "public.posts",
       "public._PostToTag",
-      "audit.Profile",
+      'tenant "a".Profile',
+      "app.users",
     ]);
   });
 });
