@@ -156,6 +156,21 @@ describe("verification against the SQL the driver adapter ran", () => {
       const fresh = await statsDelta(watch, read);
       expect(fresh.misses).toBe(1);
       expect(fresh.value?.tags).toHaveLength(2);
+      // A write whose SQL touched a table its arguments did not name invalidates it when it completes.
+      const joinRows = () =>
+        prisma.$queryRawCached(PrismaNamespace.sql`SELECT count(*)::int AS n FROM public."_PostToTag"`, {
+          tables: ["_PostToTag"],
+        });
+      await joinRows();
+      expect((await statsDelta(watch, joinRows)).hits).toBe(1);
+      const info = await expectInvalidation(
+        watch,
+        "public._PostToTag",
+        () => prisma.post.update({ where: { id: 1 }, data: { tags: { disconnect: { id: 2 } } } }),
+        "manual",
+      );
+      expect(info.entries).toBe(1);
+      expect((await statsDelta(watch, joinRows)).misses).toBe(1);
     } finally {
       await client.$disconnect();
       await watch.stop();
