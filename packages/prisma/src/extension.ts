@@ -64,8 +64,7 @@ class PrismaCache {
   readonly #ttl: number | undefined;
   readonly #observer: SqlObserver | undefined;
   readonly #defaultSchema: string;
-  /** Per-call options of the typed model methods and of $queryRawCached, keyed by the args object Prisma passes on. */
-  readonly #callOptions: WeakMap<object, false | CacheCallOptions>;
+  /** Options of $queryRawCached calls, keyed by the query object Prisma passes on. */
   readonly #rawOptions: WeakMap<object, RawCacheOptions>;
   /** Mutations inside an interactive transaction, completed when it commits or rolls back. */
   readonly #pending = new Map<string, Array<() => void>>();
@@ -74,17 +73,11 @@ class PrismaCache {
   readonly #learned = new Map<string, TableSet>();
   #graph: ModelGraph | null | undefined;
 
-  constructor(
-    client: unknown,
-    options: PgCacheWatchOptions,
-    callOptions: WeakMap<object, false | CacheCallOptions>,
-    rawOptions: WeakMap<object, RawCacheOptions>,
-  ) {
+  constructor(client: unknown, options: PgCacheWatchOptions, rawOptions: WeakMap<object, RawCacheOptions>) {
     this.#client = client;
     this.#rawOptions = rawOptions;
     this.#options = options;
     this.#logger = options.logger ?? silentLogger;
-    this.#callOptions = callOptions;
     this.#models = options.models ? new Set(options.models) : undefined;
     this.#operations = new Set(options.operations ?? CACHED_OPERATIONS);
     this.#ttl = checkTtl(options.ttl, "");
@@ -120,11 +113,20 @@ class PrismaCache {
   }
 
   #read(call: OperationCall, model: string): Promise<unknown> {
-    const { operation, args, query } = call;
+    const { operation, query } = call;
     const marker = readTransactionMarker(call.__internalParams);
-    const original = readOriginalArgs(call.__internalParams);
-    const perCall =
-      typeof original === "object" && original !== null ? this.#callOptions.get(original) : undefined;
+    // The per-call `cache` argument is ours: Prisma must never see it.
+    let args = call.args;
+    let perCall: false | CacheCallOptions | undefined;
+    if (typeof args === "object" && args !== null && "cache" in args) {
+      const { cache: option, ...rest } = args as Record<string, unknown>;
+      args = rest;
+      try {
+        perCall = option === undefined ? undefined : checkCallOptions(option);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     const graph = this.#modelGraph();
     const enabled =
       perCall !== false &&
@@ -145,14 +147,15 @@ class PrismaCache {
     }
     const learned = this.#learned.get(`${model}.${operation}`);
     if (learned) tables.addAll(learned.toArray());
-    const ttl = perCall?.ttl ?? this.#ttl;
+    const settings = perCall || undefined;
+    const ttl = settings?.ttl ?? this.#ttl;
     return this.watch
       .load(
         {
           key,
           tables: tables.toArray(),
           ...(ttl === undefined ? {} : { ttl }),
-          ...(perCall?.tags ? { tags: perCall.tags } : {}),
+          ...(settings?.tags ? { tags: settings.tags } : {}),
         },
         () => this.#loadVerified(`${model}.${operation}`, tables, () => query(args)),
       )
@@ -280,32 +283,43 @@ class PrismaCache {
   }
 }
 
-/** The typed model methods: the cached operations with a `cache` argument, passed on to the caching layer. */
-type ModelContext = { $name: string; $parent: Record<string, Record<string, (args: unknown) => unknown>> };
-
-function passThrough(operation: CachedOperation, callOptions: WeakMap<object, false | CacheCallOptions>) {
-  return function (this: unknown, args?: unknown): unknown {
-    const context = Prisma.getExtensionContext(this) as unknown as ModelContext;
-    const delegate = context.$parent[lowerFirst(context.$name)] ?? context.$parent[context.$name];
-    if (typeof args !== "object" || args === null || !("cache" in args)) return delegate![operation]!(args);
-    const { cache, ...rest } = args as Record<string, unknown> & CacheArgument;
-    if (cache !== undefined) {
-      try {
-        callOptions.set(rest, checkCallOptions(cache));
-      } catch (error) {
-        // Like Prisma's own argument errors: reported when the query is awaited.
-        return Promise.reject(error);
-      }
-    }
-    return delegate![operation]!(rest);
-  };
-}
-
-function lowerFirst(name: string): string {
-  return name.charAt(0).toLowerCase() + name.slice(1);
-}
-
 type WithCache<T, Op extends CachedOperation> = Prisma.Args<T, Op> & CacheArgument;
+
+/** The cached operations' signatures on the extended client: Prisma's, plus the `cache` argument. */
+type CacheArgumentMethods = {
+  findUnique<T, A>(
+    this: T,
+    args: Prisma.Exact<A, WithCache<T, "findUnique">>,
+  ): Prisma.PrismaPromise<Prisma.Result<T, A, "findUnique">>;
+  findUniqueOrThrow<T, A>(
+    this: T,
+    args: Prisma.Exact<A, WithCache<T, "findUniqueOrThrow">>,
+  ): Prisma.PrismaPromise<Prisma.Result<T, A, "findUniqueOrThrow">>;
+  findFirst<T, A>(
+    this: T,
+    args?: Prisma.Exact<A, WithCache<T, "findFirst">>,
+  ): Prisma.PrismaPromise<Prisma.Result<T, A, "findFirst">>;
+  findFirstOrThrow<T, A>(
+    this: T,
+    args?: Prisma.Exact<A, WithCache<T, "findFirstOrThrow">>,
+  ): Prisma.PrismaPromise<Prisma.Result<T, A, "findFirstOrThrow">>;
+  findMany<T, A>(
+    this: T,
+    args?: Prisma.Exact<A, WithCache<T, "findMany">>,
+  ): Prisma.PrismaPromise<Prisma.Result<T, A, "findMany">>;
+  count<T, A>(
+    this: T,
+    args?: Prisma.Exact<A, WithCache<T, "count">>,
+  ): Prisma.PrismaPromise<Prisma.Result<T, A, "count">>;
+  aggregate<T, A>(
+    this: T,
+    args: Prisma.Exact<A, WithCache<T, "aggregate">>,
+  ): Prisma.PrismaPromise<Prisma.Result<T, A, "aggregate">>;
+  groupBy<T, A>(
+    this: T,
+    args: Prisma.Exact<A, WithCache<T, "groupBy">>,
+  ): Prisma.PrismaPromise<Prisma.Result<T, A, "groupBy">>;
+};
 
 /**
  * `prisma.$extends(pgCacheWatch())`: cache reads, invalidate on writes, and derive every query's
@@ -313,17 +327,8 @@ type WithCache<T, Op extends CachedOperation> = Prisma.Args<T, Op> & CacheArgume
  */
 export function pgCacheWatch(options: PgCacheWatchOptions = {}) {
   return Prisma.defineExtension((client) => {
-    const callOptions = new WeakMap<object, false | CacheCallOptions>();
     const rawOptions = new WeakMap<object, RawCacheOptions>();
-    const cache = new PrismaCache(client, options, callOptions, rawOptions);
-    const findUnique = passThrough("findUnique", callOptions);
-    const findUniqueOrThrow = passThrough("findUniqueOrThrow", callOptions);
-    const findFirst = passThrough("findFirst", callOptions);
-    const findFirstOrThrow = passThrough("findFirstOrThrow", callOptions);
-    const findMany = passThrough("findMany", callOptions);
-    const count = passThrough("count", callOptions);
-    const aggregate = passThrough("aggregate", callOptions);
-    const groupBy = passThrough("groupBy", callOptions);
+    const cache = new PrismaCache(client, options, rawOptions);
     return client
       .$extends({
         name: "@pgcachewatch/prisma:query",
@@ -372,38 +377,9 @@ export function pgCacheWatch(options: PgCacheWatchOptions = {}) {
             }
           },
         },
-        model: {
-          $allModels: {
-            findUnique<T, A>(this: T, args: Prisma.Exact<A, WithCache<T, "findUnique">>) {
-              return findUnique.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "findUnique">>;
-            },
-            findUniqueOrThrow<T, A>(this: T, args: Prisma.Exact<A, WithCache<T, "findUniqueOrThrow">>) {
-              return findUniqueOrThrow.call(this, args) as Prisma.PrismaPromise<
-                Prisma.Result<T, A, "findUniqueOrThrow">
-              >;
-            },
-            findFirst<T, A>(this: T, args?: Prisma.Exact<A, WithCache<T, "findFirst">>) {
-              return findFirst.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "findFirst">>;
-            },
-            findFirstOrThrow<T, A>(this: T, args?: Prisma.Exact<A, WithCache<T, "findFirstOrThrow">>) {
-              return findFirstOrThrow.call(this, args) as Prisma.PrismaPromise<
-                Prisma.Result<T, A, "findFirstOrThrow">
-              >;
-            },
-            findMany<T, A>(this: T, args?: Prisma.Exact<A, WithCache<T, "findMany">>) {
-              return findMany.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "findMany">>;
-            },
-            count<T, A>(this: T, args?: Prisma.Exact<A, WithCache<T, "count">>) {
-              return count.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "count">>;
-            },
-            aggregate<T, A>(this: T, args: Prisma.Exact<A, WithCache<T, "aggregate">>) {
-              return aggregate.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "aggregate">>;
-            },
-            groupBy<T, A>(this: T, args: Prisma.Exact<A, WithCache<T, "groupBy">>) {
-              return groupBy.call(this, args) as Prisma.PrismaPromise<Prisma.Result<T, A, "groupBy">>;
-            },
-          },
-        },
+        // Types only: at run time Prisma's own methods stay in place (so every query extension, added
+        // before or after this one, still runs), and the query hook above takes the `cache` argument out.
+        model: { $allModels: {} } as unknown as { $allModels: CacheArgumentMethods },
       });
   });
 }

@@ -6,7 +6,6 @@ import { createRequire } from "node:module";
 import { createCacheWatch } from "@pgcachewatch/core";
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import { PrismaPg } from "@prisma/adapter-pg";
-import { Prisma } from "@prisma/client/extension";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   onInteractiveTransactionEnd,
@@ -151,19 +150,34 @@ describe("Prisma internals the adapter depends on", () => {
     }
   });
 
-  it("a model method's $parent reaches the caching layer and keeps the transaction", async () => {
-    // The typed `cache` argument relies on getExtensionContext(this).$parent inside model methods.
-    const context = Prisma.getExtensionContext({ marker: true });
-    expect(context).toEqual({ marker: true });
+  it("the `cache` argument is taken out in the query hook: extensions before and after all run, transactions hold", async () => {
     const watch = createCacheWatch({ source: "none" });
     await watch.start();
+    const seen = { before: [] as unknown[], after: [] as unknown[] };
+    const { pgCacheWatch } = await import("../src/index.js");
+    const record = (into: unknown[]) => ({
+      query: {
+        $allModels: {
+          $allOperations({ args, query }: { args: unknown; query: (args: unknown) => Promise<unknown> }) {
+            into.push(args);
+            return query(args);
+          },
+        },
+      },
+    });
+    const prisma = fx.base
+      .$extends(record(seen.before))
+      .$extends(pgCacheWatch({ watch }))
+      .$extends(record(seen.after));
     try {
-      const { pgCacheWatch } = await import("../src/index.js");
-      const prisma = fx.base.$extends(pgCacheWatch({ watch }));
+      await prisma.tag.findMany({ where: { id: 1 }, cache: { ttl: 1000 } });
+      // Prisma runs query hooks in the order the extensions were added: the one added before ours sees
+      // the option and passes it on; ours takes it out; the one added after never sees it.
+      expect(seen.before).toEqual([{ where: { id: 1 }, cache: { ttl: 1000 } }]);
+      expect(seen.after).toEqual([{ where: { id: 1 } }]);
       await prisma
         .$transaction(async (tx) => {
           await tx.tag.create({ data: { name: "inside" } });
-          // Served inside the transaction: the row it created is visible, so $parent kept the transaction.
           expect(await tx.tag.findMany({ where: { name: "inside" }, cache: { ttl: 1000 } })).toHaveLength(1);
           throw new Error("rollback");
         })
