@@ -204,6 +204,13 @@ describe("per-call option and configuration", () => {
     expect(third.value.length).toBe(first.value.length + 1);
   });
 
+  it("errors are not cached: findUniqueOrThrow finds the row once another client inserted it", async () => {
+    const read = () => fx.prisma.tag.findUniqueOrThrow({ where: { name: "late" } });
+    await expect(read()).rejects.toMatchObject({ code: "P2025" });
+    await fx.writer.query(`INSERT INTO public."Tag" (name) VALUES ('late')`);
+    await expect(read()).resolves.toMatchObject({ name: "late" });
+  });
+
   it("$queryRaw is never cached", async () => {
     const raw = await statsDelta(
       fx.watch,
