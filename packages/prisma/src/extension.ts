@@ -1,6 +1,7 @@
 import type { CacheWatch, Logger, TableRef } from "@pgcachewatch/core";
 import { silentLogger } from "@pgcachewatch/core";
 import { Prisma } from "@prisma/client/extension";
+import { InvalidCacheOptionError } from "./errors.js";
 import { ModelGraph } from "./model-graph.js";
 import {
   CACHED_OPERATIONS,
@@ -80,6 +81,13 @@ class PrismaCache {
     this.#logger = options.logger ?? silentLogger;
     this.#models = options.models ? new Set(options.models) : undefined;
     this.#operations = new Set(options.operations ?? CACHED_OPERATIONS);
+    for (const operation of this.#operations) {
+      if (!CACHED.has(operation)) {
+        throw new InvalidCacheOptionError(
+          `operations: ${operation} is not one of ${CACHED_OPERATIONS.join(", ")}`,
+        );
+      }
+    }
     this.#ttl = checkTtl(options.ttl, "");
     this.watch = options.watch ?? sharedEngine(options.connectionString, options.engine);
     startInBackground(this.watch);
@@ -273,7 +281,12 @@ class PrismaCache {
   #modelGraph(): ModelGraph | null {
     if (this.#graph === undefined) {
       try {
-        this.#graph = new ModelGraph(readRuntimeDataModel(this.#client), this.#defaultSchema);
+        const dataModel = readRuntimeDataModel(this.#client);
+        this.#graph = new ModelGraph(dataModel, this.#defaultSchema);
+        const unknown = [...(this.#models ?? [])].filter((name) => !(name in dataModel.models));
+        if (unknown.length > 0) {
+          this.#logger.warn("pgcachewatch: `models` names models this schema does not have", { unknown });
+        }
       } catch (error) {
         this.#graph = null;
         this.#logger.error("pgcachewatch: caching is off for this client", { error: String(error) });

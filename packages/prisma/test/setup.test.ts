@@ -90,6 +90,9 @@ describe("setup", () => {
       await longLived();
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect((await statsDelta(fx.watch, longLived)).hits).toBe(1);
+      expect(() =>
+        base.$extends(pgCacheWatch({ watch: fx.watch, operations: ["create" as unknown as "count"] })),
+      ).toThrow(expect.objectContaining({ code: "INVALID_CACHE_OPTION" }));
       expect(() => base.$extends(pgCacheWatch({ watch: fx.watch, ttl: -5 }))).toThrow(
         expect.objectContaining({ code: "INVALID_CACHE_OPTION" }),
       );
