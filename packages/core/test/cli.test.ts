@@ -1,11 +1,14 @@
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import pg from "pg";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { uninstallTriggers } from "../src/index.js";
 import { builtCliExists, cleanEnv, runCli, startCli } from "./support/cli-process.js";
 import { catalogSnapshot, installedTriggers } from "./support/notifications.js";
 
 const db = useTestDatabase("cli");
+
+// Each test starts several node processes; on a loaded machine that takes a while.
+vi.setConfig({ testTimeout: 120_000 });
 
 let admin: pg.Client;
 
@@ -141,6 +144,29 @@ describe("install, status, uninstall through the binary", () => {
     expect(await catalogSnapshot(admin)).toEqual(before);
   });
 
+  it("says permission denied when the role may not put triggers on a table", async () => {
+    const role = `pgcw_cli_${Date.now()}`;
+    const password = `pw_${Date.now()}`;
+    await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+    try {
+      // Let it create the schema, so what it lacks is ownership of the table.
+      await admin.query(`GRANT CREATE ON DATABASE "${db.name}" TO ${role}`);
+      const url = new URL(db.url);
+      url.username = role;
+      url.password = password;
+      const before = await catalogSnapshot(admin);
+      const result = await runCli(["install", "users", "--url", url.toString()]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(
+        /^pgcachewatch: permission denied: (permission denied for table|must be owner of (table|relation)) users /,
+      );
+      expect(result.stderr).not.toMatch(STACK_LINE);
+      expect(await catalogSnapshot(admin)).toEqual(before);
+    } finally {
+      await admin.query(`REVOKE CREATE ON DATABASE "${db.name}" FROM ${role}; DROP ROLE ${role}`);
+    }
+  });
+
   it("handles a hostile name that is a real table, quoting it in what it prints", async () => {
     const install = await runCli(["install", 'x"; drop table users; --', "--url", db.url]);
     expect(install.code).toBe(0);
@@ -188,6 +214,25 @@ describe("install, status, uninstall through the binary", () => {
       expect((await runCli(["status", "--url", db.url])).stdout).not.toContain("without a trigger");
     } finally {
       await admin.query("DROP TABLE sales.orders_2026");
+    }
+  });
+
+  it("follows new partitions with --follow-partitions", async () => {
+    const install = await runCli(["install", "sales.orders", "--follow-partitions", "--url", db.url]);
+    expect(install.code).toBe(0);
+    expect(install.stdout).toContain("partitions created or attached later get the trigger automatically\n");
+    await admin.query(
+      "CREATE TABLE sales.orders_2027 PARTITION OF sales.orders FOR VALUES FROM (2027) TO (2028)",
+    );
+    try {
+      const status = await runCli(["status", "--url", db.url]);
+      expect(status.stdout).toContain(
+        "partitions:    new partitions get the trigger automatically (event trigger)",
+      );
+      expect(status.stdout).toMatch(/sales\.orders_2027\s+partition of sales\.orders\s+pgcachewatch/);
+      expect(status.stdout).not.toContain("without a trigger");
+    } finally {
+      await admin.query("DROP TABLE sales.orders_2027");
     }
   });
 });
