@@ -44,6 +44,31 @@ const cases: ReadCase[] = [
     write: (w) => w.query("INSERT INTO public.posts (title, author_id) VALUES ('Via writer', 1)"),
   },
   {
+    name: "findMany with relationLoadStrategy join (one SQL statement with lateral joins)",
+    read: (p, cache) =>
+      p.post.findMany({
+        relationLoadStrategy: "join",
+        where: { id: { in: [1, 2, 3] } },
+        include: { tags: { orderBy: { id: "asc" } }, author: { include: { profile: true } } },
+        orderBy: { id: "asc" },
+        cache,
+      }),
+    table: "audit.Profile",
+    write: (w) => w.query(`UPDATE audit."Profile" SET bio = 'Joined' WHERE user_id = 2`),
+  },
+  {
+    name: "findMany with relationLoadStrategy query (one SQL statement per relation)",
+    read: (p, cache) =>
+      p.user.findMany({
+        relationLoadStrategy: "query",
+        include: { posts: { include: { tags: true }, orderBy: { id: "asc" } } },
+        orderBy: { id: "asc" },
+        cache,
+      }),
+    table: "public._PostToTag",
+    write: (w) => w.query(`INSERT INTO public."_PostToTag" ("A", "B") VALUES (3, 1)`),
+  },
+  {
     name: "findFirst including an implicit m-n relation (join table write)",
     read: (p, cache) => p.post.findFirst({ where: { id: 2 }, include: { tags: true }, cache }),
     table: "public._PostToTag",
