@@ -1,7 +1,7 @@
 import { createCacheWatch } from "@pgcachewatch/core";
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import { PrismaPg } from "@prisma/adapter-pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { pgCacheWatch } from "../src/index.js";
 import { ModelGraph } from "../src/model-graph.js";
 import { readRuntimeDataModel } from "../src/prisma-internals.js";
@@ -23,6 +23,9 @@ let graph: ModelGraph;
 beforeAll(async () => {
   fx = await openPrismaFixture(db);
   graph = new ModelGraph(readRuntimeDataModel(fx.base), "public");
+});
+beforeEach(async () => {
+  await fx.settle();
 });
 afterAll(async () => {
   await fx?.close();

@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import { createCacheWatch } from "@pgcachewatch/core";
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import { PrismaPg } from "@prisma/adapter-pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   onInteractiveTransactionEnd,
   readAdapterFactory,
@@ -26,6 +26,9 @@ let fx: PrismaFixture;
 
 beforeAll(async () => {
   fx = await openPrismaFixture(db);
+});
+beforeEach(async () => {
+  await fx.settle();
 });
 afterAll(async () => {
   await fx?.close();

@@ -1,6 +1,6 @@
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Prisma } from "./generated/client/client.js";
 import {
   type ExtendedClient,
@@ -15,6 +15,9 @@ let fx: PrismaFixture;
 
 beforeAll(async () => {
   fx = await openPrismaFixture(db);
+});
+beforeEach(async () => {
+  await fx.settle();
 });
 afterAll(async () => {
   await fx?.close();

@@ -1,6 +1,6 @@
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import { PrismaPg } from "@prisma/adapter-pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { pgCacheWatch } from "../src/index.js";
 import { PrismaClient } from "./generated/client/client.js";
 import {
@@ -15,6 +15,9 @@ let fx: PrismaFixture;
 
 beforeAll(async () => {
   fx = await openPrismaFixture(db);
+});
+beforeEach(async () => {
+  await fx.settle();
 });
 afterAll(async () => {
   await fx?.close();

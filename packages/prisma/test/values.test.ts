@@ -1,5 +1,5 @@
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Prisma } from "./generated/client/client.js";
 import { openPrismaFixture, type PrismaFixture, statsDelta } from "./support/prisma-fixture.js";
 
@@ -8,6 +8,9 @@ let fx: PrismaFixture;
 
 beforeAll(async () => {
   fx = await openPrismaFixture(db);
+});
+beforeEach(async () => {
+  await fx.settle();
 });
 afterAll(async () => {
   await fx?.close();

@@ -1,5 +1,5 @@
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   expectInvalidation,
   openPrismaFixture,
@@ -12,6 +12,9 @@ let fx: PrismaFixture;
 
 beforeAll(async () => {
   fx = await openPrismaFixture(db);
+});
+beforeEach(async () => {
+  await fx.settle();
 });
 afterAll(async () => {
   await fx?.close();

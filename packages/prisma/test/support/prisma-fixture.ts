@@ -1,4 +1,10 @@
-import { type CacheWatch, createCacheWatch, type InvalidateInfo } from "@pgcachewatch/core";
+import {
+  type CacheWatch,
+  type ChangeEvent,
+  createCacheWatch,
+  formatNotifyPayload,
+  type InvalidateInfo,
+} from "@pgcachewatch/core";
 import type { DatabaseFixture } from "@pgcachewatch/testdb/vitest";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type pg from "pg";
@@ -20,6 +26,11 @@ export interface PrismaFixture {
   readonly base: PrismaClient;
   readonly watch: CacheWatch;
   readonly writer: pg.Client;
+  /**
+   * Wait until the engine has received every notification committed so far (the triggers notify
+   * asynchronously, so a previous test's writes could otherwise still invalidate in this one).
+   */
+  settle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,11 +51,42 @@ export async function openPrismaFixture(
     base,
     watch,
     writer,
+    settle: () => settle(watch, writer),
     async close() {
       await prisma.$disconnect();
       await watch.stop();
     },
   };
+}
+
+let barriers = 0;
+
+/** Notifications arrive in commit order: once a barrier sent now is received, all earlier ones were. */
+export async function settle(watch: CacheWatch, writer: pg.Client): Promise<void> {
+  const table = `barrier_${process.pid}_${++barriers}`;
+  let onChange: ((event: ChangeEvent) => void) | undefined;
+  const received = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error("the settle barrier did not arrive within 10 s")),
+      10_000,
+    );
+    onChange = (event) => {
+      if (event.table === table) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    watch.on("change", onChange);
+  });
+  try {
+    await writer.query("SELECT pg_notify($1, $2)", [
+      CHANNEL,
+      formatNotifyPayload("pgcachewatch_test", table, "update"),
+    ]);
+    await received;
+  } finally {
+    if (onChange) watch.off("change", onChange);
+  }
 }
 
 /** Run `write` and wait (bounded) until the engine reports that a change to `table` invalidated entries. */
