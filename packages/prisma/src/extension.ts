@@ -145,13 +145,14 @@ class PrismaCache {
       // Inside a transaction, or not cached by configuration: straight to the database (no await
       // before query(): a batch transaction needs every query requested synchronously).
       return marker
-        ? this.watch.load({ key: "", tables: undefined, inTransaction: true }, () => query(args))
+        ? this.watch.load({ key: undefined, tables: undefined, inTransaction: true }, () => query(args))
         : query(args);
     }
     const tables = deriveTables(graph, model, args);
     const key = queryKey(this.#options.namespace ?? "", model, operation, args);
     if (!tables || key === undefined) {
-      return this.watch.load({ key: "", tables: undefined }, () => query(args));
+      // Arguments we cannot read faithfully: not cached (the engine counts the bypass).
+      return this.watch.load({ key, tables: undefined }, () => query(args));
     }
     const learned = this.#learned.get(`${model}.${operation}`);
     if (learned) tables.addAll(learned.toArray());
@@ -190,8 +191,8 @@ class PrismaCache {
     const ttl = options.ttl ?? this.#ttl;
     return this.watch.load(
       {
-        key: key ?? "",
-        tables: key === undefined ? undefined : options.tables,
+        key,
+        tables: options.tables,
         inTransaction: marker !== undefined,
         ...(ttl === undefined ? {} : { ttl }),
         ...(options.tags ? { tags: options.tags } : {}),

@@ -1,5 +1,6 @@
 /**
- * The cache key of a model operation: model, operation and arguments. Key order is kept as written
+ * The cache key of a Prisma operation: model, operation and arguments. (Core's `queryKey` refuses
+ * class instances; Prisma's arguments legitimately carry `Decimal` and its null sentinels.) Key order is kept as written
  * (two spellings of one query are two entries, never one entry for two queries). Values Prisma takes
  * besides JSON (Date, BigInt, Decimal, bytes, its null sentinels) are spelled with their type, so
  * `1n` and `1`, or a Date and its ISO string, never share a key. Returns undefined for a value it
