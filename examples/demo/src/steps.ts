@@ -1,7 +1,18 @@
+import { performance } from "node:perf_hooks";
+import { ms } from "./output.js";
 import type { TourStep } from "./tour.js";
 
 interface UserBody {
   name?: unknown;
+  posts?: { title: string }[];
+}
+
+interface PostBody {
+  author?: unknown;
+}
+
+interface CommentBody {
+  body: string;
 }
 
 interface CommentBody {
@@ -45,15 +56,25 @@ export const STEPS: readonly TourStep[] = [
   },
   {
     id: "prisma",
-    title: "Prisma",
+    title: "Prisma: findUnique with a relation",
     example: "examples/prisma",
-    unavailable: "@pgcachewatch/prisma is not in this build",
-    start: notAvailable,
-    path: "",
-    warmupPath: "",
-    show: () => "",
-    write: "",
-    isFresh: () => false,
+    async prepare() {
+      const { ensurePrismaClient } = await import("@pgcachewatch/example-prisma/generate");
+      const started = performance.now();
+      return ensurePrismaClient()
+        ? `generated the Prisma client (first run only, ${ms(performance.now() - started)})`
+        : undefined;
+    },
+    async start(databaseUrl) {
+      const { buildApp } = await import("@pgcachewatch/example-prisma");
+      return buildApp({ databaseUrl });
+    },
+    path: "/users/3",
+    warmupPath: "/users/2",
+    show: (body) => `posts: ${JSON.stringify((body as UserBody).posts?.map((p) => p.title))}`,
+    // The user's row is untouched: a post reached through `select: { posts }` changed.
+    write: "UPDATE posts SET title = 'On GOTO' WHERE id = 3",
+    isFresh: (body) => (body as UserBody).posts?.[0]?.title === "On GOTO",
   },
   {
     id: "kysely",
@@ -70,7 +91,3 @@ export const STEPS: readonly TourStep[] = [
     isFresh: (body) => (body as CommentBody[]).some((c) => c.body === "Correct."),
   },
 ];
-
-function notAvailable(): never {
-  throw new Error("this step is not available");
-}

@@ -20,6 +20,8 @@ export interface TourStep {
   example: string;
   /** Why the step cannot run in this build; the tour says so instead of running it. */
   unavailable?: string;
+  /** Work before the app can be built (e.g. generating a client); returns a note for the narration. */
+  prepare?(): Promise<string | undefined>;
   /** Build the app on the demo database (not yet listening). */
   start(databaseUrl: string): Promise<ExampleApp>;
   /** The request, e.g. "/posts/1". */
@@ -88,6 +90,8 @@ export async function runStep(
   }
   let running: (ExampleApp & { url: string }) | undefined;
   try {
+    const note = await step.prepare?.();
+    if (note) write(dim(`   ${note}`));
     const example = await step.start(databaseUrl);
     const timings = timeRequests(example.app);
     const url = await example.app.listen({ host: "127.0.0.1", port: 0 });

@@ -1,0 +1,2 @@
+/** Generate this example's Prisma client unless it is already up to date; true when it generated. */
+export function ensurePrismaClient(): boolean;

@@ -1,0 +1,71 @@
+import { type CacheWatch, createCacheWatch } from "@pgcachewatch/core";
+import { pgCacheWatch } from "@pgcachewatch/prisma";
+import { PrismaPg } from "@prisma/adapter-pg";
+import Fastify, { type FastifyInstance } from "fastify";
+import { PrismaClient } from "./generated/client/client.js";
+
+export interface AppOptions {
+  databaseUrl: string;
+  logger?: boolean;
+}
+
+export function buildApp({ databaseUrl, logger = false }: AppOptions): {
+  app: FastifyInstance;
+  watch: CacheWatch;
+} {
+  const watch = createCacheWatch({ connectionString: databaseUrl });
+  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl }) }).$extends(
+    pgCacheWatch({ watch }),
+  );
+
+  const app = Fastify({ logger });
+  // Start listening before serving; stop the listener and disconnect Prisma when the app closes.
+  app.addHook("onReady", () => watch.start());
+  app.addHook("onClose", async () => {
+    await prisma.$disconnect();
+    await watch.stop();
+  });
+
+  // A user with the titles of their posts. The extension derives both tables (users, and posts via
+  // the include): a change to either one, by anyone, drops the cached result.
+  app.get<{ Params: { id: number } }>(
+    "/users/:id",
+    { schema: { params: { type: "object", properties: { id: { type: "integer" } } } } },
+    async (request, reply) => {
+      const user = await prisma.user.findUnique({
+        where: { id: request.params.id },
+        select: {
+          id: true,
+          name: true,
+          posts: { select: { id: true, title: true }, orderBy: { id: "asc" } },
+        },
+      });
+      if (user === null) return reply.code(404).send({ error: "no such user" });
+      return user;
+    },
+  );
+
+  // A write through Prisma invalidates the tables it touches as soon as it completes.
+  app.post<{ Params: { id: number }; Body: { title: string; body: string } }>(
+    "/users/:id/posts",
+    {
+      schema: {
+        params: { type: "object", properties: { id: { type: "integer" } } },
+        body: {
+          type: "object",
+          required: ["title", "body"],
+          properties: { title: { type: "string", minLength: 1 }, body: { type: "string" } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const post = await prisma.post.create({
+        data: { authorId: request.params.id, title: request.body.title, body: request.body.body },
+        select: { id: true, title: true },
+      });
+      return reply.code(201).send(post);
+    },
+  );
+
+  return { app, watch };
+}

@@ -1,0 +1,2 @@
+export { type AppOptions, buildApp } from "./app.js";
+export { setupDatabase } from "./setup.js";

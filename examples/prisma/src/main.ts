@@ -1,0 +1,22 @@
+import { startEmbeddedServer } from "@pgcachewatch/testdb";
+import { buildApp } from "./app.js";
+import { setupDatabase } from "./setup.js";
+
+// DATABASE_URL points at a scratch database; without it a throwaway embedded PostgreSQL is started.
+const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedServer();
+const databaseUrl = process.env.DATABASE_URL ?? embedded!.adminUrl;
+await setupDatabase(databaseUrl);
+
+const { app } = buildApp({ databaseUrl, logger: true });
+const address = await app.listen({ host: "127.0.0.1", port: Number(process.env.PORT ?? 3000) });
+console.log(`try: curl ${address}/users/3`);
+
+let closing = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, async () => {
+    if (closing) return;
+    closing = true;
+    await app.close();
+    await embedded?.stop();
+  });
+}
