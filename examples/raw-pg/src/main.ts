@@ -1,9 +1,11 @@
-import { startEmbeddedServer } from "@pgcachewatch/testdb";
 import { buildApp } from "./app.js";
 import { setupDatabase } from "./setup.js";
 
-// DATABASE_URL points at a scratch database; without it a throwaway embedded PostgreSQL is started.
-const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedServer();
+// DATABASE_URL points at a scratch database; without it a throwaway embedded PostgreSQL is started
+// (imported only then: it installs signal handlers of its own).
+const embedded = process.env.DATABASE_URL
+  ? undefined
+  : await import("@pgcachewatch/testdb").then(({ startEmbeddedServer }) => startEmbeddedServer());
 const databaseUrl = process.env.DATABASE_URL ?? embedded!.adminUrl;
 await setupDatabase(databaseUrl);
 
