@@ -13,6 +13,7 @@ export {
   createCacheWatch,
   type InvalidateInfo,
   type InvalidateReason,
+  type LoadControl,
   type LoadRequest,
   type Mutation,
 } from "./engine/cache-watch.js";

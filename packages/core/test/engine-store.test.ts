@@ -91,6 +91,47 @@ describe("engine: hits, misses, tags", () => {
   });
 });
 
+describe("engine: hooks for adapters", () => {
+  it("a loader can return its result to every waiter without storing it", async () => {
+    const watch = await engine();
+    const gate = deferred();
+    let calls = 0;
+    const load = () =>
+      watch.load({ key: "k", tables: ["t"] }, async (_signal, control) => {
+        calls++;
+        await gate.promise;
+        control.doNotStore();
+        return { v: 1 };
+      });
+    const waiters = [load(), load()];
+    gate.resolve();
+    expect(await Promise.all(waiters)).toEqual([{ v: 1 }, { v: 1 }]);
+    expect(calls).toBe(1);
+    expect(watch.stats().entries).toBe(0);
+    await load();
+    expect(calls).toBe(2);
+    await watch.stop();
+  });
+
+  it("a mutation can complete with tables it turned out to touch", async () => {
+    const watch = await engine();
+    await watch.load({ key: "a", tables: ["a"] }, async () => 1);
+    await watch.load({ key: "b", tables: ["b"] }, async () => 1);
+    watch.beginMutation(["a"]).complete(["b"]);
+    expect(watch.stats().entries).toBe(0);
+    await watch.stop();
+  });
+
+  it("exposes its state", async () => {
+    const watch = createCacheWatch({ source: "none" });
+    expect(watch.state).toBe("idle");
+    await watch.start();
+    expect(watch.state).toBe("serving");
+    await watch.stop();
+    expect(watch.state).toBe("stopped");
+  });
+});
+
 describe("engine: single flight, errors, aborts, timeouts (rule 7)", () => {
   it("1000 concurrent callers of one key cause one load", async () => {
     const watch = await engine();

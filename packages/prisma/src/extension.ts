@@ -1,4 +1,4 @@
-import type { CacheWatch, Logger, TableRef } from "@pgcachewatch/core";
+import type { CacheWatch, LoadControl, Logger } from "@pgcachewatch/core";
 import { silentLogger } from "@pgcachewatch/core";
 import { Prisma } from "@prisma/client/extension";
 import { InvalidCacheOptionError } from "./errors.js";
@@ -39,13 +39,6 @@ interface OperationCall {
   readonly args: unknown;
   readonly query: (args: unknown) => Promise<unknown>;
   readonly __internalParams?: unknown;
-}
-
-/** Thrown inside a load whose SQL read a table the derivation missed, so the engine keeps nothing. */
-class UnexpectedTablesError extends Error {
-  constructor(readonly tables: readonly TableRef[]) {
-    super("the query read tables its arguments did not name");
-  }
 }
 
 const CACHED = new Set<string>(CACHED_OPERATIONS);
@@ -158,21 +151,15 @@ class PrismaCache {
     if (learned) tables.addAll(learned.toArray());
     const settings = perCall || undefined;
     const ttl = settings?.ttl ?? this.#ttl;
-    return this.watch
-      .load(
-        {
-          key,
-          tables: tables.toArray(),
-          ...(ttl === undefined ? {} : { ttl }),
-          ...(settings?.tags ? { tags: settings.tags } : {}),
-        },
-        () => this.#loadVerified(`${model}.${operation}`, tables, () => query(args)),
-      )
-      .catch((error: unknown) => {
-        // The derivation missed a table: the engine kept nothing; answer from the database.
-        if (error instanceof UnexpectedTablesError) return query(args);
-        throw error;
-      });
+    return this.watch.load(
+      {
+        key,
+        tables: tables.toArray(),
+        ...(ttl === undefined ? {} : { ttl }),
+        ...(settings?.tags ? { tags: settings.tags } : {}),
+      },
+      (_signal, control) => this.#loadVerified(`${model}.${operation}`, tables, () => query(args), control),
+    );
   }
 
   /** `$queryRawCached`: cached under the tables the caller named; any other raw query passes through. */
@@ -201,7 +188,12 @@ class PrismaCache {
     );
   }
 
-  async #loadVerified(shape: string, tables: TableSet, run: () => Promise<unknown>): Promise<unknown> {
+  async #loadVerified(
+    shape: string,
+    tables: TableSet,
+    run: () => Promise<unknown>,
+    control: LoadControl,
+  ): Promise<unknown> {
     if (!this.#observer) return run();
     const { value, statements } = await this.#observer.observe(run);
     const missed = tables.missing(tablesInSql(statements));
@@ -219,7 +211,9 @@ class PrismaCache {
         tables: missed.map((t) => `${t.schema}.${t.table}`),
       },
     );
-    throw new UnexpectedTablesError(missed);
+    // The derivation missed a table: the result is right, but its dependencies are not all known.
+    control.doNotStore();
+    return value;
   }
 
   #write(call: OperationCall, model: string): Promise<unknown> {
@@ -229,11 +223,9 @@ class PrismaCache {
     const tables = graph ? deriveMutationTables(graph, model, operation, args) : undefined;
     const mutation = this.watch.beginMutation(tables?.toArray() ?? []);
     const finish = (statements: readonly string[]) => {
-      mutation.complete();
-      // Tables the SQL wrote that the arguments did not name: invalidate them too, now that they are known.
+      // Tables the SQL wrote that the arguments did not name are invalidated with the write.
       const written = tablesInSql(statements);
-      const extra = tables ? tables.missing(written) : written;
-      if (extra.length > 0) this.watch.invalidate({ tables: extra });
+      mutation.complete(tables ? tables.missing(written) : written);
     };
     const observed = this.#observer
       ? this.#observer.observe(() => query(args))

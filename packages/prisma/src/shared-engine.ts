@@ -14,7 +14,8 @@ export function sharedEngine(
   const url = connectionString ?? process.env.DATABASE_URL;
   if (!url) throw new MissingConnectionStringError();
   let watch = engines.get(url);
-  if (!watch) {
+  // A stopped engine only bypasses: a later client for the same URL gets a fresh one.
+  if (!watch || watch.state === "stopped") {
     watch = createCacheWatch({ ...options, connectionString: url });
     engines.set(url, watch);
   }

@@ -67,10 +67,20 @@ export interface CacheWatchEvents {
   error: [error: Error];
 }
 
+/** What a loader may tell the engine about the result it is producing. */
+export interface LoadControl {
+  /**
+   * Return the result to every waiter but do not store it: the loader found out its dependencies
+   * were not what the request said (e.g. the SQL read a table the derivation missed).
+   */
+  doNotStore(): void;
+}
+
 /** A write in progress (rule 4): complete() once it finished, or after COMMIT when inside a transaction. */
 export interface Mutation {
   readonly tables: readonly TableRef[];
-  complete(): void;
+  /** The write finished: invalidate its tables, plus `extraTables` it turned out to touch. Idempotent. */
+  complete(extraTables?: readonly TableInput[]): void;
 }
 
 interface Flight {
@@ -79,9 +89,11 @@ interface Flight {
   waiters: number;
   settled: boolean;
   handedOut: boolean;
+  storable: boolean;
 }
 
 const NEVER_ABORTED = new AbortController().signal;
+const NO_OP_CONTROL: LoadControl = { doNotStore() {} };
 const DEFAULTS = {
   channel: "pgcachewatch",
   maxEntries: 10_000,
@@ -159,6 +171,11 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   /** Resolves when the change source is first established and the cache serves. */
   get ready(): Promise<void> {
     return this.#readyPromise;
+  }
+
+  /** "idle" (not started), "starting", "serving", "lost" (source down, reads bypass) or "stopped". */
+  get state(): "idle" | "starting" | "serving" | "lost" | "stopped" {
+    return this.#state;
   }
 
   /** True while the cache may serve and fill: the source is up and the engine not stopped. */
@@ -243,7 +260,10 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
    * meanwhile. Reads that must not use the cache (unknown tables, transaction, listener down) run
    * `loader` directly.
    */
-  async load<T>(request: LoadRequest, loader: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async load<T>(
+    request: LoadRequest,
+    loader: (signal: AbortSignal, control: LoadControl) => Promise<T>,
+  ): Promise<T> {
     const key = request.key;
     if (
       key === undefined ||
@@ -252,7 +272,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       this.#state !== "serving"
     ) {
       this.#counters.bypassed++;
-      return loader(request.signal ?? NEVER_ABORTED);
+      return loader(request.signal ?? NEVER_ABORTED, NO_OP_CONTROL);
     }
     const entry = this.#store.get(key, Date.now());
     if (entry !== undefined) {
@@ -276,10 +296,11 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     let completed = false;
     return {
       tables: refs,
-      complete: () => {
+      complete: (extraTables) => {
         if (completed) return;
         completed = true;
-        this.#invalidateTags(refs, tags, "mutation");
+        const extra = (extraTables ?? []).map((t) => toTableRef(t, this.defaultSchema));
+        this.#invalidateTags([...refs, ...extra], [...tags, ...extra.map(tableTag)], "mutation");
       },
     };
   }
@@ -329,7 +350,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     key: string,
     tags: string[],
     ttl: number,
-    loader: (signal: AbortSignal) => Promise<unknown>,
+    loader: (signal: AbortSignal, control: LoadControl) => Promise<unknown>,
   ): Flight {
     this.#counters.loads++;
     const tick = this.#clock.snapshot();
@@ -343,6 +364,12 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       waiters: 0,
       settled: false,
       handedOut: false,
+      storable: true,
+    };
+    const control: LoadControl = {
+      doNotStore: () => {
+        flight.storable = false;
+      },
     };
     // Nobody may be waiting when it settles (all aborted); never let that become an unhandled rejection.
     flight.promise.catch(() => {});
@@ -367,11 +394,11 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
         : undefined;
     this.#flights.set(key, flight);
     Promise.resolve()
-      .then(() => loader(controller.signal))
+      .then(() => loader(controller.signal, control))
       .then(
         (value) => {
           if (flight.settled) return;
-          this.#fill(key, tags, ttl, tick, value);
+          if (flight.storable) this.#fill(key, tags, ttl, tick, value);
           finish();
           settle.resolve(value);
         },
