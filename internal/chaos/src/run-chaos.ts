@@ -140,7 +140,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       channel,
       rowCount: rows,
       writers: options.writers ?? 3,
-      maxPauseMs: options.writePauseMs ?? 40,
+      maxPauseMs: options.writePauseMs ?? 60,
       checker,
     });
     const readers = startReaders({
@@ -176,7 +176,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       let next = 0;
       const faultEvery = options.faultEvery ?? 2500;
       while (!stopEarly && performance.now() + faultEvery < deadline) {
-        await sleep(faultEvery);
+        const pauseUntil = performance.now() + faultEvery;
+        while (!stopEarly && performance.now() < pauseUntil) await sleep(100);
         if (stopEarly) break;
         const restartDue = restartAt.length > 0 && (restartAt[0] ?? Infinity) <= performance.now();
         const fault = restartDue ? serverRestart : faults[next++ % Math.max(1, faults.length)];
