@@ -11,6 +11,7 @@ import {
 } from "../events/table-name.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { ChangeSource } from "../sources/change-source.js";
+import { assertChannelName } from "../sources/channel-name.js";
 import { createSource } from "../sources/create-source.js";
 import type { CacheStore } from "../store/cache-store.js";
 import { cloneAndMeasure, cloneValue } from "../store/clone.js";
@@ -116,6 +117,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     super();
     this.#options = options;
     this.channel = options.channel ?? DEFAULTS.channel;
+    assertChannelName(this.channel);
     this.defaultSchema = options.defaultSchema ?? DEFAULT_SCHEMA;
     this.#logger = options.logger ?? silentLogger;
     const maxBytes = options.maxBytes ?? DEFAULTS.maxBytes;
@@ -219,7 +221,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   async load<T>(request: LoadRequest, loader: (signal: AbortSignal) => Promise<T>): Promise<T> {
     if (request.tables === undefined || request.inTransaction === true || this.#state !== "serving") {
       this.#counters.bypassed++;
-      return loader(request.signal ?? NEVER_ABORTED);
+      return this.#bypass(request, loader);
     }
     const entry = this.#store.get(request.key, Date.now());
     if (entry !== undefined) {
@@ -387,13 +389,74 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     });
   }
 
-  /** The first waiter gets the loaded value itself (the store holds its own copy); the others get copies. */
+  /**
+   * The first waiter gets the loaded value itself (the store holds its own copy); the others get
+   * copies. A value that cannot be copied (cyclic, or nested deeper than the copier goes) was not
+   * cached either; its waiters share it rather than wait forever for a copy.
+   */
   #handOut(flight: Flight, value: unknown): unknown {
     if (!flight.handedOut) {
       flight.handedOut = true;
       return value;
     }
-    return cloneValue(value);
+    try {
+      return cloneValue(value);
+    } catch {
+      return value;
+    }
+  }
+
+  /**
+   * A read that does not touch the cache still keeps the caller's contract: loadTimeout bounds it and
+   * aborting the caller's signal ends the wait with LoadAbortedError, as on the cached path (the
+   * listener being down is exactly when queries may hang).
+   */
+  #bypass<T>(request: LoadRequest, loader: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const timeoutMs = this.#options.loadTimeout ?? 0;
+    const signal = request.signal;
+    if (timeoutMs <= 0 && signal === undefined) return Promise.resolve().then(() => loader(NEVER_ABORTED));
+    if (signal?.aborted) return Promise.reject(new LoadAbortedError(signal.reason));
+    const controller = new AbortController();
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const finish = () => {
+        done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const onAbort = () => {
+        if (done) return;
+        finish();
+        controller.abort(signal?.reason);
+        reject(new LoadAbortedError(signal?.reason));
+      };
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => {
+              if (done) return;
+              finish();
+              this.#counters.loadTimeouts++;
+              const error = new LoadTimeoutError(request.key, timeoutMs);
+              controller.abort(error);
+              reject(error);
+            }, timeoutMs)
+          : undefined;
+      signal?.addEventListener("abort", onAbort, { once: true });
+      Promise.resolve()
+        .then(() => loader(controller.signal))
+        .then(
+          (value) => {
+            if (done) return;
+            finish();
+            resolve(value);
+          },
+          (error: unknown) => {
+            if (done) return;
+            finish();
+            reject(error);
+          },
+        );
+    });
   }
 
   #fill(key: string, tags: string[], ttl: number, tick: number, value: unknown): void {

@@ -3,6 +3,7 @@ import { parseNotifyPayload } from "../events/notify-payload.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import type { ChangeSource, ChangeSourceHandlers } from "./change-source.js";
+import { assertChannelName } from "./channel-name.js";
 import { quoteIdentifier } from "./quote-identifier.js";
 
 export interface NotifySourceOptions {
@@ -36,6 +37,7 @@ export class NotifySource implements ChangeSource {
   #ready = false;
 
   constructor(options: NotifySourceOptions) {
+    assertChannelName(options.channel);
     this.#options = {
       connectionString: options.connectionString,
       channel: options.channel,
