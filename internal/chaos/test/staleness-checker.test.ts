@@ -6,7 +6,12 @@ import { chaosPassed, formatSummary, runChaos, StalenessChecker } from "../src/i
 
 function fakeClock() {
   let t = 0;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
+  return {
+    now: () => t,
+    advance(ms: number) {
+      t += ms;
+    },
+  };
 }
 
 describe("staleness checker: the rules", () => {
