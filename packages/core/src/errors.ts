@@ -32,13 +32,6 @@ export class InvalidTableNameError extends PgCacheWatchError {
   }
 }
 
-/** A NOTIFY channel name PostgreSQL cannot LISTEN on exactly (empty, NUL byte, longer than 63 bytes). */
-export class InvalidChannelError extends PgCacheWatchError {
-  constructor(channel: string, why: string) {
-    super("INVALID_CHANNEL", `invalid channel name ${JSON.stringify(channel.slice(0, 80))}: ${why}`);
-  }
-}
-
 /** An argument `cached()` cannot turn into a stable key (functions, symbols, cycles, class instances without toJSON). */
 export class UnserializableArgumentError extends PgCacheWatchError {
   constructor(path: string, why: string) {

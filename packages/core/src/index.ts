@@ -20,7 +20,6 @@ export type { CacheWatchOptions } from "./engine/options.js";
 export type { CacheWatchStats } from "./engine/stats.js";
 export {
   EngineStoppedError,
-  InvalidChannelError,
   InvalidTableNameError,
   LoadAbortedError,
   LoadTimeoutError,

@@ -12,11 +12,11 @@ import {
 } from "../events/table-name.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { ChangeSource } from "../sources/change-source.js";
-import { assertChannelName } from "../sources/channel-name.js";
 import { createSource } from "../sources/create-source.js";
 import type { CacheStore } from "../store/cache-store.js";
 import { cloneAndMeasure, cloneValue } from "../store/clone.js";
 import { MemoryStore } from "../store/memory-store.js";
+import { toChannel } from "../triggers/channel.js";
 import { ensureTriggers } from "../triggers/ensure.js";
 import { InvalidationClock } from "./invalidation-clock.js";
 import type { CacheWatchOptions } from "./options.js";
@@ -119,7 +119,9 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     super();
     this.#options = options;
     this.channel = options.channel ?? DEFAULTS.channel;
-    assertChannelName(this.channel);
+    // A channel PostgreSQL would truncate or refuse: the listener would never become ready, or
+    // would wait on another name than the triggers notify.
+    toChannel(this.channel);
     this.defaultSchema = options.defaultSchema ?? DEFAULT_SCHEMA;
     this.#logger = options.logger ?? silentLogger;
     const maxBytes = options.maxBytes ?? DEFAULTS.maxBytes;

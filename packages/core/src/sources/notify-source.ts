@@ -2,8 +2,8 @@ import pg from "pg";
 import { parseNotifyPayload } from "../events/notify-payload.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
+import { toChannel } from "../triggers/channel.js";
 import type { ChangeSource, ChangeSourceHandlers } from "./change-source.js";
-import { assertChannelName } from "./channel-name.js";
 import { quoteIdentifier } from "./quote-identifier.js";
 
 export interface NotifySourceOptions {
@@ -37,7 +37,7 @@ export class NotifySource implements ChangeSource {
   #ready = false;
 
   constructor(options: NotifySourceOptions) {
-    assertChannelName(options.channel);
+    toChannel(options.channel);
     this.#options = {
       connectionString: options.connectionString,
       channel: options.channel,
