@@ -1,11 +1,14 @@
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import pg from "pg";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { uninstallTriggers } from "../src/index.js";
 import { builtCliExists, cleanEnv, runCli, startCli } from "./support/cli-process.js";
 import { catalogSnapshot, installedTriggers } from "./support/notifications.js";
 
 const db = useTestDatabase("cli");
+
+// Each test starts several node processes; on a loaded machine that takes a while.
+vi.setConfig({ testTimeout: 120_000 });
 
 let admin: pg.Client;
 
@@ -188,6 +191,25 @@ describe("install, status, uninstall through the binary", () => {
       expect((await runCli(["status", "--url", db.url])).stdout).not.toContain("without a trigger");
     } finally {
       await admin.query("DROP TABLE sales.orders_2026");
+    }
+  });
+
+  it("follows new partitions with --follow-partitions", async () => {
+    const install = await runCli(["install", "sales.orders", "--follow-partitions", "--url", db.url]);
+    expect(install.code).toBe(0);
+    expect(install.stdout).toContain("partitions created or attached later get the trigger automatically\n");
+    await admin.query(
+      "CREATE TABLE sales.orders_2027 PARTITION OF sales.orders FOR VALUES FROM (2027) TO (2028)",
+    );
+    try {
+      const status = await runCli(["status", "--url", db.url]);
+      expect(status.stdout).toContain(
+        "partitions:    new partitions get the trigger automatically (event trigger)",
+      );
+      expect(status.stdout).toMatch(/sales\.orders_2027\s+partition of sales\.orders\s+pgcachewatch/);
+      expect(status.stdout).not.toContain("without a trigger");
+    } finally {
+      await admin.query("DROP TABLE sales.orders_2027");
     }
   });
 });

@@ -10,6 +10,7 @@ import {
   installTriggers,
   NotATableError,
   TriggerConflictError,
+  TriggerPermissionError,
   triggerSql,
   triggerStatus,
   UnknownTableError,
@@ -371,6 +372,86 @@ describe("partitioned tables", () => {
   });
 });
 
+describe("followNewPartitions (event trigger)", () => {
+  beforeAll(async () => {
+    await admin.query(`
+      CREATE SCHEMA events;
+      CREATE TABLE events.log (at int NOT NULL, kind text NOT NULL) PARTITION BY RANGE (at);
+      CREATE TABLE events.log_0 PARTITION OF events.log FOR VALUES FROM (0) TO (100);
+      CREATE TABLE events.unwatched (at int NOT NULL) PARTITION BY RANGE (at);`);
+  });
+
+  it("puts the trigger on partitions created or attached later, at any level, on the parent's channel", async () => {
+    const before = await catalogSnapshot(admin);
+    const channel = "log channel";
+    const logRecorder = await recordNotifications(db.url, channel);
+    try {
+      await installTriggers(admin, { tables: ["events.log"], channel, followNewPartitions: true });
+      expect((await triggerStatus(admin)).followsNewPartitions).toBe(true);
+      await admin.query(`
+        CREATE TABLE events.log_1 PARTITION OF events.log FOR VALUES FROM (100) TO (200) PARTITION BY LIST (kind);
+        CREATE TABLE events.log_1_a PARTITION OF events.log_1 FOR VALUES IN ('a');
+        CREATE TABLE events.log_2 (at int NOT NULL, kind text NOT NULL);
+        ALTER TABLE events.log ATTACH PARTITION events.log_2 FOR VALUES FROM (200) TO (300);
+        CREATE TABLE events.unwatched_0 PARTITION OF events.unwatched FOR VALUES FROM (0) TO (10);
+        CREATE TABLE events.plain (id int);`);
+      const status = await triggerStatus(admin);
+      expect(status.unwatchedPartitions).toEqual([]);
+      expect(status.tables.map((t) => `${t.table} ${t.channel}`)).toEqual([
+        `log ${channel}`,
+        `log_0 ${channel}`,
+        `log_1 ${channel}`,
+        `log_1_a ${channel}`,
+        `log_2 ${channel}`,
+      ]);
+      await writer.query("INSERT INTO events.log_1_a VALUES (150, 'a')");
+      await writer.query("INSERT INTO events.log_2 VALUES (250, 'b')");
+      const payloads = (await logRecorder.drain(writer)).map(
+        (p) => JSON.parse(p) as { t: string; op: string },
+      );
+      expect(payloads.map((p) => p.t).sort()).toEqual(["log", "log", "log_1", "log_1_a", "log_2"]);
+
+      await admin.query("DROP TABLE events.log_1, events.log_2, events.unwatched_0, events.plain");
+      await uninstallTriggers(admin, { all: true });
+      expect(await catalogSnapshot(admin)).toEqual(before);
+    } finally {
+      await logRecorder.close();
+    }
+  });
+
+  it("needs a superuser, and says so", async () => {
+    const role = `pgcw_owner_${Date.now()}`;
+    await admin.query(`CREATE ROLE ${role}; GRANT CREATE ON DATABASE ${pgIdent(db.name)} TO ${role};
+      CREATE TABLE events.owned (id int); ALTER TABLE events.owned OWNER TO ${role}; GRANT USAGE ON SCHEMA events TO ${role}`);
+    try {
+      await writer.query(`SET ROLE ${role}`);
+      const error = await installTriggers(writer, {
+        tables: ["events.owned"],
+        followNewPartitions: true,
+      }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TriggerPermissionError);
+      expect((error as Error).message).toContain("following new partitions needs a superuser");
+      // Without the event trigger the same role can install.
+      expect((await installTriggers(writer, { tables: ["events.owned"] })).triggersChanged).toBe(1);
+      await uninstallTriggers(writer, { all: true });
+    } finally {
+      await writer.query("RESET ROLE");
+      await admin.query(`DROP TABLE events.owned; DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    }
+  });
+
+  it("is part of the migration text when asked for", async () => {
+    await admin.query(triggerSql({ tables: ["events.log"], followNewPartitions: true }));
+    expect((await triggerStatus(admin)).followsNewPartitions).toBe(true);
+    await admin.query(uninstallTriggerSql({ all: true }));
+    expect((await triggerStatus(admin)).followsNewPartitions).toBe(false);
+  });
+});
+
+function pgIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
 describe("notification folding", () => {
   it("sends one notification for a 10,000-row update, and one for 10,000 updates in one transaction", async () => {
     await admin.query("CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL)");
@@ -418,6 +499,7 @@ describe("uninstallTriggers", () => {
     await installTriggers(admin, { tables: ["kept", "sales.orders"] });
     const installed = await catalogSnapshot(admin);
     expect(installed.filter((item) => !before.includes(item))).toEqual([
+      "function pgcachewatch.follow_partitions()",
       "function pgcachewatch.notify_change()",
       "function pgcachewatch.unwatch_all(text)",
       "function pgcachewatch.unwatch_table(text,text,text)",
@@ -520,7 +602,13 @@ describe("triggerStatus and ensureTriggers", () => {
     await installTriggers(admin, { tables: ["st_b"], channel: "elsewhere" });
     await admin.query("ALTER TABLE st_b DISABLE TRIGGER pgcachewatch_notify");
     const status = await triggerStatus(admin);
-    expect(status).toMatchObject({ installed: true, revision: 1, current: true, unwatchedPartitions: [] });
+    expect(status).toMatchObject({
+      installed: true,
+      revision: 1,
+      current: true,
+      unwatchedPartitions: [],
+      followsNewPartitions: false,
+    });
     expect(status.notificationQueueUsage).toBeGreaterThanOrEqual(0);
     expect(status.notificationQueueUsage).toBeLessThan(1);
     expect(status.tables).toEqual([
@@ -537,6 +625,24 @@ describe("triggerStatus and ensureTriggers", () => {
     expect((await triggerStatus(admin)).tables.every((t) => t.active && t.channel === "elsewhere")).toBe(
       true,
     );
+  });
+
+  it("upgrades functions from an older revision, and leaves a newer one alone", async () => {
+    await admin.query("CREATE TABLE revisions (id int)");
+    await installTriggers(admin, { tables: ["revisions"] });
+    const setRevision = (revision: number) =>
+      admin.query(
+        `COMMENT ON FUNCTION pgcachewatch.notify_change() IS 'pgcachewatch revision ${revision}: test'`,
+      );
+
+    await setRevision(0);
+    expect(await triggerStatus(admin)).toMatchObject({ revision: 0, current: false });
+    expect((await ensureTriggers(admin, { tables: ["revisions"] })).functionsUpdated).toBe(true);
+    expect(await triggerStatus(admin)).toMatchObject({ revision: 1, current: true });
+
+    await setRevision(99);
+    expect((await ensureTriggers(admin, { tables: ["revisions"] })).functionsUpdated).toBe(false);
+    expect(await triggerStatus(admin)).toMatchObject({ revision: 99, current: true });
   });
 
   it("does no DDL when everything is in place, so a role without DDL rights can call it", async () => {

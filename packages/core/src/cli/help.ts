@@ -43,12 +43,15 @@ export const COMMAND_HELP: Readonly<Record<CommandName, string>> = {
 Installs schema pgcachewatch (one trigger function and its helpers) and, on each table, a
 statement-level AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE trigger that NOTIFYs the channel.
 A partitioned table gets one on every partition too. Every table is checked first: an unknown
-table changes nothing. Running it again changes nothing, and covers partitions added since.
+table changes nothing. Running it again changes nothing, and covers partitions added since
+(or use --follow-partitions).
 
 Options:
   --schema <name>     schema for names without one (default: public); with --all-tables,
                       the schemas to cover (repeatable)
   --all-tables        every table in those schemas
+  --follow-partitions also install an event trigger that puts the trigger on partitions
+                      created or attached later (needs a superuser)
 
 ${COMMON_OPTIONS}
 
@@ -93,6 +96,8 @@ Options:
   --uninstall         print the down migration
   --all               with --uninstall: remove everything pgcachewatch installed
   --drizzle           separate statements with drizzle-kit's --> statement-breakpoint
+  --follow-partitions include the event trigger for partitions created later (the
+                      migration must then run as a superuser)
 
 ${COMMON_OPTIONS}
 

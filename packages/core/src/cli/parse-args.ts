@@ -42,7 +42,11 @@ const COMMON = {
 } as const;
 
 const COMMAND_OPTIONS = {
-  install: { schema: { type: "string", multiple: true }, "all-tables": { type: "boolean" } },
+  install: {
+    schema: { type: "string", multiple: true },
+    "all-tables": { type: "boolean" },
+    "follow-partitions": { type: "boolean" },
+  },
   uninstall: { schema: { type: "string", multiple: true }, all: { type: "boolean" } },
   status: { json: { type: "boolean" } },
   sql: {
@@ -51,6 +55,7 @@ const COMMAND_OPTIONS = {
     uninstall: { type: "boolean" },
     all: { type: "boolean" },
     drizzle: { type: "boolean" },
+    "follow-partitions": { type: "boolean" },
   },
   watch: { json: { type: "boolean" } },
 } as const;

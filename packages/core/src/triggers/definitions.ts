@@ -21,13 +21,24 @@ export const INSTALL_REVISION = 1;
 export const TRIGGER_TYPE = 4 | 8 | 16 | 32;
 
 export const NOTIFY_FUNCTION = `${TRIGGER_SCHEMA}.notify_change()`;
+/** The event trigger function that adds the trigger to partitions created or attached later (opt-in). */
+export const FOLLOW_FUNCTION = `${TRIGGER_SCHEMA}.follow_partitions()`;
+/** The event trigger installed with `followNewPartitions` (needs a superuser). */
+export const EVENT_TRIGGER_NAME = "pgcachewatch_follow_partitions";
 export const FUNCTION_COMMENT = `pgcachewatch revision ${INSTALL_REVISION}: statement trigger that NOTIFYs payload v1`;
+
+/** The revision recorded in the trigger function's comment, or null if there is none. */
+export function revisionFromComment(comment: string | null): number | null {
+  const match = comment === null ? null : /^pgcachewatch revision (\d+):/.exec(comment);
+  return match?.[1] === undefined ? null : Number(match[1]);
+}
 
 /** Every function install creates, by signature (uninstall drops exactly these). */
 export const INSTALLED_FUNCTIONS = [
   `${TRIGGER_SCHEMA}.watch_table(text, text, text)`,
   `${TRIGGER_SCHEMA}.unwatch_table(text, text, text)`,
   `${TRIGGER_SCHEMA}.unwatch_all(text)`,
+  FOLLOW_FUNCTION,
   NOTIFY_FUNCTION,
 ] as const;
 
@@ -185,6 +196,58 @@ BEGIN
 END
 $pgcw$`;
 
+const FOLLOW_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${FOLLOW_FUNCTION} RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $pgcw$
+DECLARE
+  member record;
+BEGIN
+  -- Partitions (in the trees the DDL touched) that lack the trigger while a table above them has it.
+  FOR member IN
+    SELECT DISTINCT c.oid, n.nspname, c.relname, w.channel
+      FROM pg_event_trigger_ddl_commands() AS command
+      CROSS JOIN LATERAL pg_partition_tree(pg_partition_root(command.objid)) AS tree
+      JOIN pg_class c ON c.oid = tree.relid
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      CROSS JOIN LATERAL (
+        SELECT ${TRIGGER_CHANNEL_EXPRESSION} AS channel
+          FROM pg_partition_ancestors(c.oid) WITH ORDINALITY AS a(relid, depth)
+          JOIN pg_trigger t ON t.tgrelid = a.relid AND t.tgfoid = '${NOTIFY_FUNCTION}'::regprocedure
+         WHERE a.relid <> c.oid
+         ORDER BY a.depth
+         LIMIT 1
+      ) w
+     WHERE command.classid = 'pg_class'::regclass
+       AND c.relispartition AND c.relkind IN ('r', 'p')
+       AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgfoid = '${NOTIFY_FUNCTION}'::regprocedure)
+     ORDER BY c.oid
+  LOOP
+    BEGIN
+      EXECUTE format('CREATE TRIGGER ${TRIGGER_NAME} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I.%I FOR EACH STATEMENT EXECUTE FUNCTION ${NOTIFY_FUNCTION.replace("()", "")}(%L)',
+        member.nspname, member.relname, member.channel);
+    EXCEPTION WHEN OTHERS THEN
+      -- Never fail the user's DDL; status reports the partition as unwatched.
+      RAISE WARNING 'pgcachewatch: could not add the change trigger to %.%: %',
+        quote_ident(member.nspname), quote_ident(member.relname), SQLERRM;
+    END;
+  END LOOP;
+END
+$pgcw$`;
+
+/** Creates the event trigger unless it exists (enabling it if it was disabled). Needs a superuser. */
+export const FOLLOW_PARTITIONS_STATEMENT = `DO $pgcw$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = '${EVENT_TRIGGER_NAME}') THEN
+    CREATE EVENT TRIGGER ${EVENT_TRIGGER_NAME} ON ddl_command_end
+      WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+      EXECUTE FUNCTION ${FOLLOW_FUNCTION.replace("()", "")}();
+  ELSIF (SELECT evtenabled FROM pg_catalog.pg_event_trigger WHERE evtname = '${EVENT_TRIGGER_NAME}') = 'D' THEN
+    ALTER EVENT TRIGGER ${EVENT_TRIGGER_NAME} ENABLE;
+  END IF;
+END
+$pgcw$`;
+
 /** Statements that create (or refresh) the schema and the functions. Idempotent. */
 export const SETUP_STATEMENTS: readonly string[] = [
   // Not CREATE SCHEMA IF NOT EXISTS: that checks the CREATE privilege on the database even when the
@@ -201,10 +264,12 @@ $pgcw$`,
   WATCH_TABLE_SQL,
   UNWATCH_TABLE_SQL,
   UNWATCH_ALL_SQL,
+  FOLLOW_FUNCTION_SQL,
 ];
 
 /** Statements that remove the functions and, if nothing else lives in it, the schema. Run after `unwatch_all()`. */
 export const TEARDOWN_STATEMENTS: readonly string[] = [
+  `DROP EVENT TRIGGER IF EXISTS ${EVENT_TRIGGER_NAME}`,
   ...INSTALLED_FUNCTIONS.map((signature) => `DROP FUNCTION IF EXISTS ${signature}`),
   `DO $pgcw$
 BEGIN

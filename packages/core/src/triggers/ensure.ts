@@ -3,8 +3,11 @@ import type { TableRef } from "../events/table-name.js";
 import { toChannel } from "./channel.js";
 import { inTransaction, type TriggerClient } from "./client.js";
 import {
-  FUNCTION_COMMENT,
+  EVENT_TRIGGER_NAME,
+  FOLLOW_PARTITIONS_STATEMENT,
+  INSTALL_REVISION,
   NOTIFY_FUNCTION_OID,
+  revisionFromComment,
   SETUP_STATEMENTS,
   TRIGGER_NAME,
   TRIGGER_TYPE,
@@ -23,11 +26,24 @@ export interface EnsureTriggersResult {
   readonly functionsUpdated: boolean;
 }
 
+async function followsNewPartitions(connection: ClientBase): Promise<boolean> {
+  const { rows } = await connection.query<{ follows: boolean }>(
+    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = $1 AND evtenabled <> 'D') AS follows",
+    [EVENT_TRIGGER_NAME],
+  );
+  return rows[0]?.follows === true;
+}
+
+/**
+ * Whether the installed functions are this version's or newer. A newer install (another instance
+ * already upgraded during a rolling deploy) is left alone rather than downgraded.
+ */
 async function functionsAreCurrent(connection: ClientBase): Promise<boolean> {
   const { rows } = await connection.query<{ comment: string | null }>(
     `SELECT pg_catalog.obj_description(${NOTIFY_FUNCTION_OID}, 'pg_proc') AS comment`,
   );
-  return rows[0]?.comment === FUNCTION_COMMENT;
+  const revision = revisionFromComment(rows[0]?.comment ?? null);
+  return revision !== null && revision >= INSTALL_REVISION;
 }
 
 /** Tables (by position) whose own trigger and every partition's trigger are in place, active and on `channel`. */
@@ -71,15 +87,17 @@ export async function ensureTriggers(
       const check = async () => ({
         current: await functionsAreCurrent(connection),
         inPlace: await tablesInPlace(connection, refs, channel),
+        following: options.followNewPartitions ? await followsNewPartitions(connection) : true,
       });
       let state = await check();
-      if (state.current && state.inPlace.size === refs.length) {
+      if (state.current && state.following && state.inPlace.size === refs.length) {
         return { channel, installed: [], unchanged: refs, functionsUpdated: false };
       }
       // Something is missing: serialise with other installers and look again before changing anything.
       await prepareInstall(connection, refs);
       state = await check();
       if (!state.current) for (const statement of SETUP_STATEMENTS) await connection.query(statement);
+      if (!state.following) await connection.query(FOLLOW_PARTITIONS_STATEMENT);
       const missing = refs.filter((_, index) => !state.inPlace.has(index));
       await watchTables(connection, missing, channel);
       return {

@@ -2,7 +2,12 @@ import type { ClientBase } from "pg";
 import type { TableInput, TableRef } from "../events/table-name.js";
 import { toChannel } from "./channel.js";
 import { inTransaction, type TriggerClient } from "./client.js";
-import { INSTALL_LOCK_KEY, SETUP_STATEMENTS, watchTableCall } from "./definitions.js";
+import {
+  FOLLOW_PARTITIONS_STATEMENT,
+  INSTALL_LOCK_KEY,
+  SETUP_STATEMENTS,
+  watchTableCall,
+} from "./definitions.js";
 import { withTypedErrors } from "./pg-errors.js";
 import { resolveTables, toTableRefs } from "./resolve-tables.js";
 
@@ -13,6 +18,11 @@ export interface InstallTriggersOptions {
   readonly channel?: string;
   /** Schema for names without one. Default `public`. */
   readonly defaultSchema?: string;
+  /**
+   * Also install an event trigger that puts the trigger on partitions created or attached later
+   * (below a watched table). Needs a superuser; off by default. Removed by uninstall `all`.
+   */
+  readonly followNewPartitions?: boolean;
 }
 
 export interface InstallTriggersResult {
@@ -59,6 +69,7 @@ export async function installTriggers(
     inTransaction(client, async (connection) => {
       await prepareInstall(connection, refs);
       for (const statement of SETUP_STATEMENTS) await connection.query(statement);
+      if (options.followNewPartitions) await connection.query(FOLLOW_PARTITIONS_STATEMENT);
       const triggersChanged = await watchTables(connection, refs, channel);
       return { tables: refs, channel, triggersChanged };
     }),

@@ -19,10 +19,10 @@ export async function withTypedErrors<T>(work: () => Promise<T>): Promise<T> {
     const state = sqlState(error);
     const message = error instanceof Error ? error.message : String(error);
     if (state === "42501") {
-      throw new TriggerPermissionError(
-        `permission denied: ${message} (installing needs CREATE on the database for schema pgcachewatch, or an existing schema, and ownership of each table)`,
-        { cause: error },
-      );
+      const needs = message.includes("event trigger")
+        ? "following new partitions needs a superuser"
+        : "installing needs CREATE on the database for schema pgcachewatch, or an existing schema, and ownership of each table";
+      throw new TriggerPermissionError(`permission denied: ${message} (${needs})`, { cause: error });
     }
     if (state === "42710" && message.startsWith("pgcachewatch:")) {
       throw new TriggerConflictError(message.slice("pgcachewatch: ".length), { cause: error });

@@ -2,8 +2,10 @@ import type { TableRef } from "../events/table-name.js";
 import { toChannel } from "./channel.js";
 import { type TriggerClient, withConnection } from "./client.js";
 import {
+  EVENT_TRIGGER_NAME,
   INSTALL_REVISION,
   NOTIFY_FUNCTION_OID,
+  revisionFromComment,
   TRIGGER_CHANNEL_EXPRESSION,
   TRIGGER_TYPE,
 } from "./definitions.js";
@@ -31,11 +33,13 @@ export interface TriggerStatus {
   readonly installed: boolean;
   /** Revision of the installed functions (null if not installed or unrecognised). */
   readonly revision: number | null;
-  /** The installed functions are the ones this version of PGCacheWatch installs. */
+  /** The installed functions are the ones this version of PGCacheWatch installs (or newer). */
   readonly current: boolean;
   /** Tables with a PGCacheWatch trigger (only those on `channel` when one was given). */
   readonly tables: readonly WatchedTable[];
   readonly unwatchedPartitions: readonly UnwatchedPartition[];
+  /** The opt-in event trigger that puts triggers on new partitions is installed and enabled. */
+  readonly followsNewPartitions: boolean;
   /** `pg_notification_queue_usage()`: fraction (0..1) of the NOTIFY queue in use; near 1, NOTIFY fails. */
   readonly notificationQueueUsage: number;
 }
@@ -72,14 +76,20 @@ export async function triggerStatus(
 ): Promise<TriggerStatus> {
   const channel = options.channel === undefined ? null : toChannel(options.channel);
   return withConnection(client, async (connection) => {
-    const head = await connection.query<{ installed: boolean; comment: string | null; usage: number }>(
+    const head = await connection.query<{
+      installed: boolean;
+      comment: string | null;
+      usage: number;
+      follows: boolean;
+    }>(
       `SELECT ${FUNCTION_OID} IS NOT NULL AS installed,
+              EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger
+                       WHERE evtname = '${EVENT_TRIGGER_NAME}' AND evtenabled <> 'D') AS follows,
               pg_catalog.obj_description(${FUNCTION_OID}, 'pg_proc') AS comment,
               pg_catalog.pg_notification_queue_usage() AS usage`,
     );
-    const { installed = false, comment = null, usage = 0 } = head.rows[0] ?? {};
-    const revisionMatch = comment === null ? null : /^pgcachewatch revision (\d+):/.exec(comment);
-    const revision = revisionMatch?.[1] === undefined ? null : Number(revisionMatch[1]);
+    const { installed = false, comment = null, usage = 0, follows = false } = head.rows[0] ?? {};
+    const revision = revisionFromComment(comment);
     if (!installed) {
       return {
         installed,
@@ -87,6 +97,7 @@ export async function triggerStatus(
         current: false,
         tables: [],
         unwatchedPartitions: [],
+        followsNewPartitions: follows,
         notificationQueueUsage: usage,
       };
     }
@@ -146,9 +157,10 @@ export async function triggerStatus(
     return {
       installed,
       revision,
-      current: revision === INSTALL_REVISION,
+      current: revision !== null && revision >= INSTALL_REVISION,
       tables,
       unwatchedPartitions,
+      followsNewPartitions: follows,
       notificationQueueUsage: usage,
     };
   });

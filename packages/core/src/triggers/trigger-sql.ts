@@ -1,6 +1,7 @@
 import type { TableInput, TableRef } from "../events/table-name.js";
 import { toChannel } from "./channel.js";
 import {
+  FOLLOW_PARTITIONS_STATEMENT,
   INSTALL_REVISION,
   SETUP_STATEMENTS,
   TEARDOWN_STATEMENTS,
@@ -25,6 +26,8 @@ export interface TriggerSqlOptions extends SqlTextOptions {
   readonly channel?: string;
   /** Schema for names without one. Default `public`. */
   readonly defaultSchema?: string;
+  /** Include the event trigger that covers partitions created later (the migration must run as a superuser). */
+  readonly followNewPartitions?: boolean;
 }
 
 export type UninstallTriggerSqlOptions = SqlTextOptions &
@@ -70,7 +73,8 @@ export function triggerSql(options: TriggerSqlOptions): string {
   const calls = refs.map((ref) =>
     watchTableCall(quoteLiteral(ref.schema), quoteLiteral(ref.table), quoteLiteral(channel)),
   );
-  return join(header, [...SETUP_STATEMENTS, ...calls], options);
+  const follow = options.followNewPartitions ? [FOLLOW_PARTITIONS_STATEMENT] : [];
+  return join(header, [...SETUP_STATEMENTS, ...follow, ...calls], options);
 }
 
 /**

@@ -63,6 +63,8 @@ export async function catalogSnapshot(client: pg.Client): Promise<string[]> {
     SELECT 'trigger ' || t.tgrelid::regclass::text || ' ' || quote_ident(t.tgname) || ' ' || t.tgfoid::regprocedure::text
       FROM pg_trigger t WHERE NOT t.tgisinternal
     UNION ALL
+    SELECT 'event trigger ' || evtname || ' ' || evtfoid::regprocedure::text FROM pg_event_trigger
+    UNION ALL
     SELECT 'relation ' || c.oid::regclass::text || ' ' || c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
     ORDER BY 1`);

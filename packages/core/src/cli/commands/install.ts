@@ -3,6 +3,7 @@ import { installTriggers } from "../../triggers/install.js";
 import { listWatchableTables } from "../../triggers/list-tables.js";
 import { displayTable } from "../cli-table-name.js";
 import { openClient } from "../connection.js";
+import { booleanFlag } from "../parse-args.js";
 import { CommandFailedError } from "./command-failed.js";
 import type { CommandContext } from "./context.js";
 import { tableArguments } from "./table-args.js";
@@ -12,14 +13,16 @@ export async function installCommand({ io, common, positionals, flags }: Command
   const channel = toChannel(common.channel);
   const client = await openClient(common, io.env);
   try {
-    let tables = args.tables;
-    if (args.allTablesIn) {
-      tables = await listWatchableTables(client, args.allTablesIn);
-      if (tables.length === 0) {
-        throw new CommandFailedError(`no tables in schema ${args.allTablesIn.join(", ")}`);
-      }
-    }
-    const result = await installTriggers(client, { tables, channel, defaultSchema: args.defaultSchema });
+    const tables = args.all ? await listWatchableTables(client, args.schemas) : args.tables;
+    if (args.all && tables.length === 0)
+      throw new CommandFailedError(`no tables in schema ${args.schemas.join(", ")}`);
+    const followNewPartitions = booleanFlag(flags, "follow-partitions");
+    const result = await installTriggers(client, {
+      tables,
+      channel,
+      ...(args.all ? {} : { defaultSchema: args.defaultSchema }),
+      followNewPartitions,
+    });
     const changes =
       result.triggersChanged === 0
         ? "already in place, nothing changed"
@@ -28,6 +31,8 @@ export async function installCommand({ io, common, positionals, flags }: Command
       `watching ${result.tables.length} table${result.tables.length === 1 ? "" : "s"} on channel ${result.channel} (${changes})\n`,
     );
     for (const ref of result.tables) io.stdout(`  ${displayTable(ref)}\n`);
+    if (followNewPartitions)
+      io.stdout("partitions created or attached later get the trigger automatically\n");
     return 0;
   } finally {
     await client.end().catch(() => {});

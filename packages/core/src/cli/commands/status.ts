@@ -32,6 +32,11 @@ export function formatStatus(status: TriggerStatus, channel: string | undefined)
   lines.push(`triggers:      installed in schema pgcachewatch (${revision})`);
   lines.push(`NOTIFY queue:  ${usage}`);
   lines.push(
+    status.followsNewPartitions
+      ? "partitions:    new partitions get the trigger automatically (event trigger)"
+      : "partitions:    new partitions need install again (or install --follow-partitions)",
+  );
+  lines.push(
     `watched:       ${plural(status.tables.length, "table")}${channel === undefined ? "" : ` on channel ${channel}`}`,
   );
   if (status.tables.length > 0) {

@@ -4,14 +4,12 @@ import { parseCliTableName } from "../cli-table-name.js";
 import { type CommandFlags, stringsFlag } from "../parse-args.js";
 import { UsageError } from "../usage-error.js";
 
-export interface TableArguments {
-  readonly tables: readonly TableInput[];
-  readonly defaultSchema: string;
-  /** With `--all-tables`: the schemas to list tables from. */
-  readonly allTablesIn?: readonly string[];
-}
+/** Either named tables, or the "all" flag (`--all-tables` with the `--schema` schemas, or `--all`). */
+export type TableArguments =
+  | { readonly all: false; readonly tables: readonly TableInput[]; readonly defaultSchema: string }
+  | { readonly all: true; readonly schemas: readonly string[] };
 
-/** Table names or `--all-tables` (with `--schema` repeatable), checked before any connection is made. */
+/** Table names or the "all" flag, checked before any connection is made. */
 export function tableArguments(
   command: string,
   positionals: readonly string[],
@@ -25,18 +23,14 @@ export function tableArguments(
   if (all) {
     if (allFlag === "all" && schemas.length > 0)
       throw new UsageError("--schema does not apply to --all", command);
-    return {
-      tables: [],
-      defaultSchema: DEFAULT_SCHEMA,
-      allTablesIn: schemas.length > 0 ? schemas : [DEFAULT_SCHEMA],
-    };
+    return { all: true, schemas: schemas.length > 0 ? schemas : [DEFAULT_SCHEMA] };
   }
   if (positionals.length === 0)
     throw new UsageError(`name at least one table (or use --${allFlag})`, command);
   if (schemas.length > 1)
-    throw new UsageError(`give --schema once (several only with --all-tables)`, command);
+    throw new UsageError("give --schema once (several only with --all-tables)", command);
   const defaultSchema = schemas[0] ?? DEFAULT_SCHEMA;
   const tables = positionals.map((text) => parseCliTableName(text));
   toTableRefs(tables, defaultSchema); // refuse impossible names before connecting
-  return { tables, defaultSchema };
+  return { all: false, tables, defaultSchema };
 }

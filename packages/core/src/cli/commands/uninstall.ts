@@ -8,7 +8,7 @@ export async function uninstallCommand({ io, common, positionals, flags }: Comma
   const channel = common.channel;
   const client = await openClient(common, io.env);
   try {
-    const result = args.allTablesIn
+    const result = args.all
       ? await uninstallTriggers(client, channel === undefined ? { all: true } : { all: true, channel })
       : await uninstallTriggers(client, {
           tables: args.tables,
