@@ -9,6 +9,7 @@ export {
   MAX_PAYLOAD_BYTES,
   prototypePolluted,
 } from "./hostile-payloads.js";
+export { drizzleReadPaths } from "./read-paths/drizzle.js";
 export { coreReadPaths, type ReadPath } from "./readers.js";
 export { activeResources, collectGarbage, settledHeapBytes } from "./resources.js";
 export { type ChaosOptions, type ChaosSummary, DEFAULT_FAULTS, runChaos } from "./run-chaos.js";

@@ -13,6 +13,7 @@ import { halfOpen } from "./faults/half-open.js";
 import { hostileBurst } from "./faults/hostile-burst.js";
 import { listenerKill } from "./faults/listener-kill.js";
 import { serverRestart } from "./faults/server-restart.js";
+import { drizzleReadPaths } from "./read-paths/drizzle.js";
 import { checkedRead, coreReadPaths, type ReadPath, startReaders } from "./readers.js";
 import { sleep, waitUntil } from "./sleep.js";
 import { type CheckerReport, StalenessChecker } from "./staleness-checker.js";
@@ -52,7 +53,9 @@ export interface ChaosOptions {
   staleAfterMs?: number;
   /** Engine options on top of the run's own (e.g. a broken source or store, to prove the checker can fail). */
   engine?: Partial<CacheWatchOptions>;
-  /** Extra read paths (ORM adapters) built on the run's engine and database. */
+  /** Read through the ORM adapters too (default true); false = the core's load() and cached() only. */
+  adapters?: boolean;
+  /** Extra read paths built on the run's engine and database. */
   extraReadPaths?: (context: {
     watch: ReturnType<typeof createCacheWatch>;
     url: string;
@@ -85,7 +88,7 @@ export const DEFAULT_FAULTS: readonly Fault[] = [listenerKill, hostileBurst, lis
 export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
   const log = options.log ?? (() => {});
   const target = options.target ?? DEFAULT_WORKLOAD_TABLE;
-  const rows = options.rows ?? 16;
+  const rows = options.rows ?? 8;
   const channel = options.engine?.channel ?? "pgcachewatch";
   const heartbeatInterval = options.heartbeatInterval ?? 500;
   const staleAfterMs = options.staleAfterMs ?? 2 * heartbeatInterval + 2000;
@@ -123,6 +126,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     closers.unshift(() => pool.end());
     const paths = [
       ...coreReadPaths(watch, pool, target),
+      ...(options.adapters === false ? [] : drizzleReadPaths(watch, pool, target)),
       ...((await options.extraReadPaths?.({ watch, url: options.url })) ?? []),
     ];
     checker.baseline(
@@ -139,8 +143,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       target,
       channel,
       rowCount: rows,
-      writers: options.writers ?? 3,
-      maxPauseMs: options.writePauseMs ?? 60,
+      writers: options.writers ?? 2,
+      maxPauseMs: options.writePauseMs ?? 300,
       checker,
     });
     const readers = startReaders({
