@@ -144,6 +144,29 @@ describe("install, status, uninstall through the binary", () => {
     expect(await catalogSnapshot(admin)).toEqual(before);
   });
 
+  it("says permission denied when the role may not put triggers on a table", async () => {
+    const role = `pgcw_cli_${Date.now()}`;
+    const password = `pw_${Date.now()}`;
+    await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+    try {
+      // Let it create the schema, so what it lacks is ownership of the table.
+      await admin.query(`GRANT CREATE ON DATABASE "${db.name}" TO ${role}`);
+      const url = new URL(db.url);
+      url.username = role;
+      url.password = password;
+      const before = await catalogSnapshot(admin);
+      const result = await runCli(["install", "users", "--url", url.toString()]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(
+        /^pgcachewatch: permission denied: (permission denied for table|must be owner of (table|relation)) users /,
+      );
+      expect(result.stderr).not.toMatch(STACK_LINE);
+      expect(await catalogSnapshot(admin)).toEqual(before);
+    } finally {
+      await admin.query(`REVOKE CREATE ON DATABASE "${db.name}" FROM ${role}; DROP ROLE ${role}`);
+    }
+  });
+
   it("handles a hostile name that is a real table, quoting it in what it prints", async () => {
     const install = await runCli(["install", 'x"; drop table users; --', "--url", db.url]);
     expect(install.code).toBe(0);

@@ -36,6 +36,21 @@ describe("stableKey", () => {
     expect(stableKey([new Set([2, 1])])).toBe(stableKey([new Set([1, 2])]));
   });
 
+  it("never lets a plain object collide with a tagged value", () => {
+    const date = new Date(0);
+    const pairs: [unknown, unknown][] = [
+      [date, { $date: date.toISOString() }],
+      [1n, { $big: "1" }],
+      [undefined, { $undef: 1 }],
+      [Buffer.from("a"), { $bytes: "61" }],
+      [Number.NaN, { $num: "NaN" }],
+      [new Set([1]), { $set: [1] }],
+      [new Map([[1, 2]]), { $map: [[1, 2]] }],
+      [new Date(0), "#date:1970-01-01T00:00:00.000Z"],
+    ];
+    for (const [tagged, lookalike] of pairs) expect(stableKey([tagged])).not.toBe(stableKey([lookalike]));
+  });
+
   it("uses toJSON for class instances that have one", () => {
     class Id {
       constructor(readonly v: string) {}

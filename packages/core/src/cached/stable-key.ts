@@ -5,6 +5,9 @@ import { UnserializableArgumentError } from "../errors.js";
  * order of object keys. Valid arguments: strings, numbers, booleans, null, undefined, bigint, Date,
  * Buffer/Uint8Array, arrays, plain objects, Map and Set of those, and objects with `toJSON()`.
  * Functions, symbols, cycles and other class instances are refused with UnserializableArgumentError.
+ *
+ * Values JSON cannot express are written as `#name…` tokens. A JSON value never starts with `#`,
+ * so `{ $date: "…" }` (a plain object) and a Date can never share a key.
  */
 export function stableKey(args: readonly unknown[]): string {
   return encode(args, "args", new Set());
@@ -15,13 +18,13 @@ function encode(value: unknown, path: string, seen: Set<object>): string {
     case "string":
       return JSON.stringify(value);
     case "number":
-      return Number.isFinite(value) ? String(value) : `{"$num":"${value}"}`;
+      return Number.isFinite(value) ? String(value) : `#num:${value}`;
     case "boolean":
       return value ? "true" : "false";
     case "undefined":
-      return '{"$undef":1}';
+      return "#undef";
     case "bigint":
-      return `{"$big":"${value}"}`;
+      return `#big:${value}`;
     case "function":
       throw new UnserializableArgumentError(path, "a function");
     case "symbol":
@@ -34,20 +37,20 @@ function encode(value: unknown, path: string, seen: Set<object>): string {
   try {
     if (Array.isArray(object)) return `[${object.map((v, i) => encode(v, `${path}[${i}]`, seen)).join(",")}]`;
     if (object instanceof Date)
-      return `{"$date":${JSON.stringify(Number.isNaN(object.getTime()) ? "invalid" : object.toISOString())}}`;
+      return `#date:${Number.isNaN(object.getTime()) ? "invalid" : object.toISOString()}`;
     if (object instanceof Uint8Array)
-      return `{"$bytes":"${Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString("hex")}"}`;
+      return `#bytes:${Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString("hex")}`;
     if (object instanceof Map) {
       const entries = [...object.entries()].map(([k, v], i) => [
         encode(k, `${path}<key ${i}>`, seen),
         encode(v, `${path}<value ${i}>`, seen),
       ]);
       entries.sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
-      return `{"$map":[${entries.map(([k, v]) => `[${k},${v}]`).join(",")}]}`;
+      return `#map[${entries.map(([k, v]) => `[${k},${v}]`).join(",")}]`;
     }
     if (object instanceof Set) {
       const items = [...object].map((v, i) => encode(v, `${path}<item ${i}>`, seen)).sort();
-      return `{"$set":[${items.join(",")}]}`;
+      return `#set[${items.join(",")}]`;
     }
     const proto: unknown = Object.getPrototypeOf(object);
     if (proto !== Object.prototype && proto !== null) {

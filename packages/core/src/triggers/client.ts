@@ -3,7 +3,7 @@ import type { ClientBase, Pool } from "pg";
 /**
  * Where the trigger functions run their SQL: a connected `pg.Client`, a checked-out `PoolClient`,
  * or a `pg.Pool` (a connection is checked out for the duration of the call, since installs run in
- * a transaction).
+ * a transaction). Not a connection inside an open transaction: install and uninstall commit their own.
  */
 export type TriggerClient = ClientBase | Pool;
 

@@ -1,0 +1,16 @@
+import type { CacheWatch } from "@pgcachewatch/core";
+import type { Driver } from "kysely";
+
+/** The part of the engine the adapter uses. */
+export type CacheWatchApi = Pick<CacheWatch, "load" | "beginMutation">;
+
+/** What a wrapped driver and its connections share. */
+export interface CacheContext {
+  /** The plugin: passes it opened are the ones this driver may take. */
+  readonly owner: object;
+  readonly watch: CacheWatchApi;
+  /** The dialect's own driver: where pool connections come from. */
+  readonly driver: Driver;
+  /** Default ttl of cached queries (ms), when `cached()` gives none; undefined = the engine's. */
+  readonly ttl: number | undefined;
+}

@@ -1,0 +1,56 @@
+import type {
+  KyselyPlugin,
+  PluginTransformQueryArgs,
+  PluginTransformResultArgs,
+  QueryResult,
+  RootOperationNode,
+  UnknownRow,
+} from "kysely";
+import type { CachedQueryOptions } from "./cached-query-options.js";
+import { CachePluginMissingError, InvalidCacheOptionError } from "./errors.js";
+import { markPass } from "./query-pass.js";
+
+/** Anything Kysely lets you attach a plugin to: query builders, `sql` fragments, `Kysely` itself. */
+export interface PluginHost<T> {
+  withPlugin(plugin: KyselyPlugin): T;
+}
+
+/**
+ * Opt a query into the cache. A Kysely plugin that can also be passed to `$call`:
+ *
+ *   db.selectFrom("users").selectAll().$call(cached({ ttl: 60_000 })).execute()
+ *   sql`select ...`.withPlugin(cached({ tables: ["users"] })).execute(db)
+ *   const cachedDb = db.withPlugin(cached())          // every query of this scope
+ *   cachedDb.selectFrom("events").$call(cached(false)) // ...except this one
+ */
+export interface CachedMarker extends KyselyPlugin {
+  <T extends PluginHost<T>>(host: T): T;
+}
+
+export function cached(options: CachedQueryOptions | false = {}): CachedMarker {
+  const resolved = options === false ? null : validate(options);
+  const marker = (<T extends PluginHost<T>>(host: T): T => host.withPlugin(marker)) as CachedMarker;
+  marker.transformQuery = ({ node, queryId }: PluginTransformQueryArgs): RootOperationNode => {
+    if (!markPass(queryId, resolved)) throw new CachePluginMissingError();
+    return node;
+  };
+  marker.transformResult = async ({ result }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> =>
+    result;
+  return marker;
+}
+
+function validate(options: CachedQueryOptions): CachedQueryOptions {
+  if (options.ttl !== undefined && !(Number.isFinite(options.ttl) && options.ttl >= 0)) {
+    throw new InvalidCacheOptionError("ttl", `expected a number of ms >= 0, got ${String(options.ttl)}`);
+  }
+  if (options.tables !== undefined && !Array.isArray(options.tables)) {
+    throw new InvalidCacheOptionError("tables", "expected an array of table names");
+  }
+  if (
+    options.tags !== undefined &&
+    !(Array.isArray(options.tags) && options.tags.every((t) => typeof t === "string"))
+  ) {
+    throw new InvalidCacheOptionError("tags", "expected an array of strings");
+  }
+  return Object.freeze({ ...options });
+}
