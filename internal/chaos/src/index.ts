@@ -10,6 +10,7 @@ export {
   prototypePolluted,
 } from "./hostile-payloads.js";
 export { drizzleReadPaths } from "./read-paths/drizzle.js";
+export { kyselyReadPaths } from "./read-paths/kysely.js";
 export { coreReadPaths, type ReadPath } from "./readers.js";
 export { activeResources, collectGarbage, settledHeapBytes } from "./resources.js";
 export { type ChaosOptions, type ChaosSummary, DEFAULT_FAULTS, runChaos } from "./run-chaos.js";

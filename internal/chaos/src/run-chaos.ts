@@ -14,6 +14,7 @@ import { hostileBurst } from "./faults/hostile-burst.js";
 import { listenerKill } from "./faults/listener-kill.js";
 import { serverRestart } from "./faults/server-restart.js";
 import { drizzleReadPaths } from "./read-paths/drizzle.js";
+import { kyselyReadPaths } from "./read-paths/kysely.js";
 import { checkedRead, coreReadPaths, type ReadPath, startReaders } from "./readers.js";
 import { sleep, waitUntil } from "./sleep.js";
 import { type CheckerReport, StalenessChecker } from "./staleness-checker.js";
@@ -80,6 +81,8 @@ export interface ChaosSummary {
   /** The final check (one write per row, delivered, then read through every path) passed. */
   settled: boolean;
   readPaths: string[];
+  /** Read paths that served a hit in the final check (every path should). */
+  cachingPaths: string[];
 }
 
 export const DEFAULT_FAULTS: readonly Fault[] = [listenerKill, hostileBurst, listenerKill, halfOpen];
@@ -126,7 +129,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     closers.unshift(() => pool.end());
     const paths = [
       ...coreReadPaths(watch, pool, target),
-      ...(options.adapters === false ? [] : drizzleReadPaths(watch, pool, target)),
+      ...(options.adapters === false
+        ? []
+        : [...drizzleReadPaths(watch, pool, target), ...kyselyReadPaths(watch, pool, target)]),
       ...((await options.extraReadPaths?.({ watch, url: options.url })) ?? []),
     ];
     checker.baseline(
@@ -198,9 +203,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     proxy?.thaw();
     await Promise.all([readers.stop(), writers.stop()]);
 
+    const cachingPaths: string[] = [];
     const settled = stopEarly
       ? false
-      : await settle(options.url, target, channel, rows, watch, checker, paths);
+      : await settle(options.url, target, channel, rows, watch, checker, paths, cachingPaths);
     const listenerConnections = await withAdmin(options.url, async (c) => (await listenerPids(c)).length);
     const durationMs = performance.now() - begin;
     const faultsByKind: Record<string, number> = {};
@@ -217,6 +223,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       listenerConnections,
       settled,
       readPaths: paths.map((p) => p.name),
+      cachingPaths,
     };
   } finally {
     for (const close of closers) await close().catch(() => {});
@@ -235,6 +242,7 @@ async function settle(
   watch: ReturnType<typeof createCacheWatch>,
   checker: StalenessChecker,
   paths: readonly ReadPath[],
+  caching: string[],
 ): Promise<boolean> {
   if (!(await waitUntil(() => watch.isServing(), 30_000))) return false;
   return withAdmin(url, async (client) => {
@@ -246,6 +254,14 @@ async function settle(
       for (const path of paths) await checkedRead(checker, path, { id });
     }
     for (const path of paths) await checkedRead(checker, path, "all");
+    // With no write in between, a second read must be a hit: a path that always bypasses the cache
+    // would pass every check without testing anything.
+    for (const path of paths) {
+      const hits = watch.stats().hits;
+      await checkedRead(checker, path, { id: 1 });
+      await checkedRead(checker, path, { id: 1 });
+      if (watch.stats().hits > hits) caching.push(path.name);
+    }
     return true;
   });
 }

@@ -50,6 +50,12 @@ export function formatSummary(summary: ChaosSummary): string {
     row("malformed payloads", e.malformedEvents, "counted and skipped by the engine"),
     row("listener connections", summary.listenerConnections, "on the server at the end (must be 1)"),
     row(
+      "read paths caching",
+      `${summary.cachingPaths.length}/${summary.readPaths.length}`,
+      summary.readPaths.filter((p) => !summary.cachingPaths.includes(p)).join(", ") ||
+        "every path served hits",
+    ),
+    row(
       "final check",
       summary.settled ? "passed" : "FAILED",
       "a write per row delivered, then read through every path",
@@ -73,6 +79,7 @@ export function chaosPassed(summary: ChaosSummary): boolean {
     summary.checker.staleReads === 0 &&
     summary.faultFailures.length === 0 &&
     summary.listenerConnections === 1 &&
-    summary.settled
+    summary.settled &&
+    summary.cachingPaths.length === summary.readPaths.length
   );
 }

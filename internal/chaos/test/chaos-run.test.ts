@@ -20,6 +20,10 @@ describe("chaos run (CI size)", () => {
     expect(summary.checker.deliveredByMarker).toBeGreaterThan(50);
     // Every read path took part: the core's load() and cached(), and each adapter on main.
     expect(Object.keys(summary.checker.readsBy).sort()).toEqual([...summary.readPaths].sort());
+    expect(summary.readPaths).toEqual(
+      expect.arrayContaining(["load()", "cached()", "drizzle $cached()", "kysely cached()"]),
+    );
+    expect(summary.cachingPaths.sort()).toEqual([...summary.readPaths].sort());
     expect(summary.faultsByKind["listener kill"]).toBeGreaterThanOrEqual(2);
     expect(summary.faultsByKind["half-open socket"]).toBeGreaterThanOrEqual(1);
     expect(summary.faultsByKind["hostile payload burst"]).toBeGreaterThanOrEqual(1);
