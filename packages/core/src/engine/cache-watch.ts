@@ -75,6 +75,8 @@ export interface Mutation {
 }
 
 interface Flight {
+  /** The tags of what it reads: an invalidation of one of them detaches it (see #detachFlights). */
+  tags: readonly string[];
   promise: Promise<unknown>;
   controller: AbortController;
   waiters: number;
@@ -102,7 +104,10 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   readonly #logger: Logger;
   readonly #store: CacheStore;
   readonly #clock = new InvalidationClock();
+  /** Loads a new caller of the key may join. */
   readonly #flights = new Map<string, Flight>();
+  /** Every load still running, joinable or not (stop() waits for them). */
+  readonly #running = new Set<Flight>();
   readonly #latency = new LatencyWindow();
   readonly #counters: Record<CounterName, number>;
   readonly #maxEntryBytes: number;
@@ -235,7 +240,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     const wasReady = this.#everReady;
     this.#state = "stopped";
     if (!wasReady) this.#rejectReady(new EngineStoppedError());
-    await Promise.allSettled([...this.#flights.values()].map((flight) => flight.promise));
+    await Promise.allSettled([...this.#running].map((flight) => flight.promise));
     await this.#source?.stop();
     this.#clock.markAll();
     this.#flush("stop");
@@ -334,6 +339,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     const controller = new AbortController();
     let settle!: { resolve: (value: unknown) => void; reject: (error: unknown) => void };
     const flight: Flight = {
+      tags,
       promise: new Promise((resolve, reject) => {
         settle = { resolve, reject };
       }),
@@ -349,6 +355,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       flight.settled = true;
       clearTimeout(timer);
       this.#clock.release(tick);
+      this.#running.delete(flight);
       if (this.#flights.get(key) === flight) this.#flights.delete(key);
       return true;
     };
@@ -364,6 +371,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
           }, timeoutMs)
         : undefined;
     this.#flights.set(key, flight);
+    this.#running.add(flight);
     Promise.resolve()
       .then(() => loader(controller.signal))
       .then(
@@ -400,6 +408,8 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
         if (flight.waiters === 0 && !flight.settled) {
           flight.controller.abort(signal?.reason);
           for (const [key, f] of this.#flights) if (f === flight) this.#flights.delete(key);
+          // Abandoned: nobody waits for it, and stop() need not either (its loader may ignore the abort).
+          this.#running.delete(flight);
         }
       };
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -520,6 +530,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     event?: ChangeEvent,
   ): number {
     this.#clock.mark(tags);
+    this.#detachFlights(tags);
     let entries = 0;
     for (const tag of tags) entries += this.#store.deleteTag(tag);
     this.#counters.invalidations++;
@@ -537,11 +548,26 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   }
 
   #flush(reason: InvalidateReason): number {
+    this.#flights.clear();
     const entries = this.#store.clear();
     this.#counters.invalidations++;
     this.#counters.entriesInvalidated += entries;
     this.emit("invalidate", { tables: [], tags: [], entries, reason, all: true });
     return entries;
+  }
+
+  /**
+   * A load in flight may have read what just changed. Its result is not stored (the fill guard), but
+   * a caller arriving from now on must not join it either: that caller started after the change was
+   * delivered and must see it. Such a load stays running for the callers it already has, and the
+   * next caller of its key starts a new one.
+   */
+  #detachFlights(tags: readonly string[]): void {
+    if (this.#flights.size === 0 || tags.length === 0) return;
+    const changed = new Set(tags);
+    for (const [key, flight] of this.#flights) {
+      if (flight.tags.some((tag) => changed.has(tag))) this.#flights.delete(key);
+    }
   }
 
   #handleChange(event: ChangeEvent): void {
