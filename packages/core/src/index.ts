@@ -46,6 +46,7 @@ export { type Logger, silentLogger } from "./logger.js";
 export type { ChangeSource, ChangeSourceHandlers } from "./sources/change-source.js";
 export { NotifySource, type NotifySourceOptions } from "./sources/notify-source.js";
 export { quoteIdentifier } from "./sources/quote-identifier.js";
+export * from "./sources/wal/index.js";
 export type { CacheStore, StoreEntry } from "./store/cache-store.js";
 export { cloneValue } from "./store/clone.js";
 export { MemoryStore, type MemoryStoreOptions } from "./store/memory-store.js";

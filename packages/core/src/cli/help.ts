@@ -1,6 +1,7 @@
+import { DEFAULT_PUBLICATION } from "../sources/wal/publication.js";
 import { DEFAULT_CHANNEL } from "../triggers/definitions.js";
 
-export const COMMANDS = ["install", "uninstall", "status", "sql", "watch"] as const;
+export const COMMANDS = ["install", "uninstall", "status", "sql", "watch", "wal"] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const COMMON_OPTIONS = `Connection: --url, else DATABASE_URL, else the standard PG* variables
@@ -25,6 +26,7 @@ Commands:
   status                    show watched tables, channels and NOTIFY queue usage
   sql <table...>            print the migration SQL instead of running it
   watch                     print change events as they arrive (Ctrl-C to stop)
+  wal setup|status|drop     manage the logical replication source's publication and slots
 
 Run pgcachewatch <command> --help for a command's options.
 
@@ -116,5 +118,33 @@ Options:
   --json              print each event as a JSON object
 
 ${COMMON_OPTIONS}
+`,
+  wal: `Usage: pgcachewatch wal setup <table...> [--slot <name>] [options]
+       pgcachewatch wal setup --all-tables [options]
+       pgcachewatch wal status [--json] [options]
+       pgcachewatch wal drop [--slot <name>] [options]
+
+For the logical replication (WAL) change source, which needs no triggers.
+  setup    creates the publication for the tables, or adds the missing ones (safe to run again;
+           tables already in it stay). Every table needs a primary key or a replica identity:
+           PostgreSQL rejects UPDATE and DELETE on a published table without one. With --slot,
+           also creates that permanent slot (for the source's permanentSlot option).
+           Warns about server settings that would stop the source (wal_level, REPLICATION, slots).
+  status   shows wal_level, the role's REPLICATION privilege, slot and WAL sender usage, the
+           publication's tables, this database's pgoutput slots with the WAL they retain, and
+           what would stop the source from starting, with the fix.
+  drop     drops the publication and, with --slot, that permanent slot (it must not be in use).
+           Temporary slots vanish with their connection.
+
+Options:
+  --publication <name>  publication (default: ${DEFAULT_PUBLICATION})
+  --slot <name>         a permanent slot: lowercase letters, digits and underscores
+  --schema <name>       schema for table names without one (default: public)
+  --all-tables          setup: FOR ALL TABLES (every table of the database; needs a superuser)
+  --json                status: print it as JSON
+
+${COMMON_OPTIONS}
+
+${TABLE_NAMES}
 `,
 };

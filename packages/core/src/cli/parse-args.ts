@@ -58,6 +58,13 @@ const COMMAND_OPTIONS = {
     "follow-partitions": { type: "boolean" },
   },
   watch: { json: { type: "boolean" } },
+  wal: {
+    schema: { type: "string", multiple: true },
+    "all-tables": { type: "boolean" },
+    publication: { type: "string" },
+    slot: { type: "string" },
+    json: { type: "boolean" },
+  },
 } as const;
 
 function isCommand(value: string): value is CommandName {

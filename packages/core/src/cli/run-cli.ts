@@ -7,6 +7,7 @@ import { installCommand } from "./commands/install.js";
 import { sqlCommand } from "./commands/sql.js";
 import { statusCommand } from "./commands/status.js";
 import { uninstallCommand } from "./commands/uninstall.js";
+import { walCommand } from "./commands/wal.js";
 import { watchCommand } from "./commands/watch.js";
 import { COMMAND_HELP, type CommandName, MAIN_HELP } from "./help.js";
 import { parseCommandLine } from "./parse-args.js";
@@ -23,6 +24,7 @@ const COMMAND_RUNNERS: Readonly<Record<CommandName, (context: CommandContext) =>
   status: statusCommand,
   sql: sqlCommand,
   watch: watchCommand,
+  wal: walCommand,
 };
 
 function describeError(error: unknown): string {

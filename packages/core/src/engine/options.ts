@@ -1,6 +1,7 @@
 import type { TableInput } from "../events/table-name.js";
 import type { Logger } from "../logger.js";
 import type { ChangeSource } from "../sources/change-source.js";
+import type { WalSourceOptions } from "../sources/wal/wal-source.js";
 import type { CacheStore } from "../store/cache-store.js";
 
 export interface CacheWatchOptions {
@@ -9,10 +10,13 @@ export interface CacheWatchOptions {
   /** NOTIFY channel the triggers send on. Default "pgcachewatch". */
   channel?: string;
   /**
-   * Where change events come from: "notify" (default; LISTEN on a dedicated connection),
+   * Where change events come from: "notify" (default; LISTEN on a dedicated connection fed by
+   * the triggers), "wal" (logical replication: no triggers, no cost on the write path; see `wal`),
    * "none" (no listener: always serving, invalidation only through the API), or any ChangeSource.
    */
-  source?: "notify" | "none" | ChangeSource;
+  source?: "notify" | "wal" | "none" | ChangeSource;
+  /** Options of the logical replication source, for `source: "wal"` (tables to publish, slot, visibility delay, ...). */
+  wal?: Omit<WalSourceOptions, "connectionString" | "logger">;
   /** Most entries kept. Default 10 000. */
   maxEntries?: number;
   /** Most approximate heap bytes kept. Default 64 MiB. */

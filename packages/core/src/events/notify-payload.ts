@@ -6,7 +6,9 @@ import { CHANGE_OPERATIONS, type ChangeEvent, type ChangeOperation } from "./cha
  *   {"v":1,"s":"<schema>","t":"<table>","op":"insert"|"update"|"delete"|"truncate"}
  *
  * Deterministic for a given table and operation, so PostgreSQL folds the notifications of many
- * statements in one transaction into one. Optional `"ts"` (ms since epoch, number) is accepted.
+ * statements in one transaction into one. The triggers also send `"ts"`: the writing transaction's
+ * start time in ms since epoch (constant within a transaction, so folding still works); event
+ * latency is therefore measured from the start of the writing transaction. `ts` is optional here.
  */
 export const NOTIFY_PAYLOAD_VERSION = 1;
 
