@@ -3,6 +3,7 @@ export { halfOpen } from "./faults/half-open.js";
 export { hostileBurst } from "./faults/hostile-burst.js";
 export { listenerKill } from "./faults/listener-kill.js";
 export { serverRestart } from "./faults/server-restart.js";
+export { CHAOS_SLOT, slotDrop } from "./faults/slot-drop.js";
 export {
   type HostilePayload,
   hostilePayloads,
@@ -13,7 +14,13 @@ export { drizzleReadPaths } from "./read-paths/drizzle.js";
 export { kyselyReadPaths } from "./read-paths/kysely.js";
 export { coreReadPaths, type ReadPath } from "./readers.js";
 export { activeResources, collectGarbage, settledHeapBytes } from "./resources.js";
-export { type ChaosOptions, type ChaosSummary, DEFAULT_FAULTS, runChaos } from "./run-chaos.js";
+export {
+  type ChaosOptions,
+  type ChaosSummary,
+  DEFAULT_FAULTS,
+  DEFAULT_WAL_FAULTS,
+  runChaos,
+} from "./run-chaos.js";
 export {
   type CheckerReport,
   MARKER_SCHEMA,

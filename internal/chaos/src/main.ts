@@ -3,13 +3,15 @@ import { createTestDatabase, startEmbeddedServer } from "@pgcachewatch/testdb";
 import { runChaos } from "./run-chaos.js";
 import { chaosPassed, formatSummary } from "./summary.js";
 
-const usage = `pnpm chaos [--minutes N] [--database-url URL] [--restarts N] [--heartbeat MS]
+const usage = `pnpm chaos [--minutes N] [--source notify|wal] [--database-url URL] [--restarts N] [--heartbeat MS]
 
 Runs the staleness checker against a live engine for N minutes (default 1) while the listener is
 killed, its socket goes half-open, hostile payloads arrive and the server restarts, then prints the
 summary. Without --database-url it starts a private embedded PostgreSQL, the only kind it restarts
 (default: one restart every 3 minutes, at least one). With --database-url (a superuser URL) it
-creates and drops a scratch database there and never restarts that server.`;
+creates and drops a scratch database there and never restarts that server. --source wal runs the
+engine on logical replication (the server needs wal_level=logical) with walsender kills and a
+dropped slot among the faults.`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -18,6 +20,7 @@ async function main(): Promise<number> {
       "database-url": { type: "string" },
       restarts: { type: "string" },
       heartbeat: { type: "string", default: "500" },
+      source: { type: "string", default: "notify" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -27,7 +30,8 @@ async function main(): Promise<number> {
   }
   const minutes = Number(values.minutes);
   const heartbeat = Number(values.heartbeat);
-  if (!(minutes > 0) || !(heartbeat >= 50)) {
+  const source = values.source;
+  if (!(minutes > 0) || !(heartbeat >= 50) || (source !== "notify" && source !== "wal")) {
     console.error(usage);
     return 2;
   }
@@ -52,7 +56,8 @@ async function main(): Promise<number> {
   try {
     log(`running ${minutes} min on ${server ? "a private embedded PostgreSQL" : "the given server"}`);
     const summary = await runChaos({
-      label: `pnpm chaos --minutes ${minutes}`,
+      label: `pnpm chaos --minutes ${minutes} --source ${source}`,
+      source,
       url: database.url,
       ...(server ? { server } : {}),
       serverDescription: server ? "private embedded PostgreSQL" : "given server, no restarts",

@@ -13,11 +13,12 @@ import { halfOpen } from "./faults/half-open.js";
 import { hostileBurst } from "./faults/hostile-burst.js";
 import { listenerKill } from "./faults/listener-kill.js";
 import { serverRestart } from "./faults/server-restart.js";
+import { CHAOS_SLOT, slotDrop } from "./faults/slot-drop.js";
 import { drizzleReadPaths } from "./read-paths/drizzle.js";
 import { kyselyReadPaths } from "./read-paths/kysely.js";
 import { checkedRead, coreReadPaths, type ReadPath, startReaders } from "./readers.js";
 import { sleep, waitUntil } from "./sleep.js";
-import { type CheckerReport, StalenessChecker } from "./staleness-checker.js";
+import { type CheckerReport, MARKER_SCHEMA, MARKER_TABLE, StalenessChecker } from "./staleness-checker.js";
 import {
   createWorkloadSchema,
   DEFAULT_WORKLOAD_TABLE,
@@ -27,6 +28,8 @@ import {
 import { startWriters, writeOnce } from "./writers.js";
 
 export interface ChaosOptions {
+  /** The engine's change source: "notify" (default; triggers and LISTEN) or "wal" (logical replication, permanent slot). */
+  source?: "notify" | "wal";
   /** A name for the summary. */
   label?: string;
   /** The workload database (readers, writers and faults connect here directly). */
@@ -86,6 +89,7 @@ export interface ChaosSummary {
 }
 
 export const DEFAULT_FAULTS: readonly Fault[] = [listenerKill, hostileBurst, listenerKill, halfOpen];
+export const DEFAULT_WAL_FAULTS: readonly Fault[] = [listenerKill, slotDrop, listenerKill, halfOpen];
 
 /** Run the staleness checker against a live engine while faults are injected; stops by itself. */
 export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
@@ -94,13 +98,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
   const rows = options.rows ?? 8;
   const channel = options.engine?.channel ?? "pgcachewatch";
   const heartbeatInterval = options.heartbeatInterval ?? 500;
-  const staleAfterMs = options.staleAfterMs ?? 2 * heartbeatInterval + 2000;
+  const wal = options.source === "wal";
+  // How long the source may take to notice a dead connection, plus slack for a loaded machine.
+  const detection = wal ? 4 * heartbeatInterval : 2 * heartbeatInterval;
+  const staleAfterMs = options.staleAfterMs ?? detection + 2000;
   const useProxy = options.proxy ?? true;
-  const faults = options.faults ?? DEFAULT_FAULTS.filter((f) => useProxy || f !== halfOpen);
+  const faults =
+    options.faults ?? (wal ? DEFAULT_WAL_FAULTS : DEFAULT_FAULTS).filter((f) => useProxy || f !== halfOpen);
   const restarts = options.server ? (options.restarts ?? 1) : 0;
 
   await withAdmin(options.url, (client) => createWorkloadSchema(client, target, rows, channel));
-  const checker = new StalenessChecker({ rowCount: rows, staleAfterMs });
+  const checker = new StalenessChecker({ rowCount: rows, staleAfterMs, markerSightings: wal ? 2 : 1 });
   const closers: Array<() => Promise<unknown>> = [];
   try {
     const direct = new URL(options.url);
@@ -115,6 +123,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       heartbeatInterval,
       reconnectDelay: { initial: 50, max: 1000 },
       loadTimeout: 10_000,
+      ...(wal
+        ? {
+            source: "wal" as const,
+            wal: {
+              tables: [target, { schema: MARKER_SCHEMA, table: MARKER_TABLE }],
+              permanentSlot: CHAOS_SLOT,
+              heartbeatInterval,
+              heartbeatTimeout: 3 * heartbeatInterval,
+              reconnectDelay: { initial: 50, max: 1000 },
+            },
+          }
+        : {}),
       ...options.engine,
     });
     closers.unshift(() => watch.stop());
@@ -184,11 +204,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       );
       let next = 0;
       const faultEvery = options.faultEvery ?? 2500;
-      while (!stopEarly && performance.now() + faultEvery < deadline) {
+      // Restarts still due run even if the other faults ran late: a run promises them.
+      while (!stopEarly && (performance.now() + faultEvery < deadline || restartAt.length > 0)) {
         const pauseUntil = performance.now() + faultEvery;
         while (!stopEarly && performance.now() < pauseUntil) await sleep(100);
         if (stopEarly) break;
-        const restartDue = restartAt.length > 0 && (restartAt[0] ?? Infinity) <= performance.now();
+        const restartDue =
+          restartAt.length > 0 &&
+          ((restartAt[0] ?? Infinity) <= performance.now() || performance.now() + faultEvery >= deadline);
         const fault = restartDue ? serverRestart : faults[next++ % Math.max(1, faults.length)];
         if (restartDue) restartAt.shift();
         if (fault === undefined) continue;
@@ -227,6 +250,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     };
   } finally {
     for (const close of closers) await close().catch(() => {});
+    // A permanent slot left behind would hold WAL on the server forever.
+    if (wal) {
+      await withAdmin(options.url, (client) =>
+        client.query(
+          "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active",
+          [CHAOS_SLOT],
+        ),
+      ).catch(() => {});
+    }
   }
 }
 

@@ -8,7 +8,14 @@ import type { CacheWatch, ChangeEvent, InvalidateInfo } from "@pgcachewatch/core
  *
  *   BEGIN; UPDATE <table> SET version = version + 1 WHERE id = r;
  *   SELECT pg_notify(<channel>, <marker naming r and its new version>) FROM <table> WHERE id = r;
- *   COMMIT
+ *
+ *   INSERT INTO <marker table> VALUES ('r:version')
+ *
+ * The NOTIFY marker serves the NOTIFY source; the marker row serves the WAL source, which reports
+ * it as a change event whose keys carry "r:version", emitted together with the table's own event
+ * at the commit. With the WAL source a write counts as delivered at the second report of its
+ * marker: the first can come a moment before the commit is visible to new snapshots (rule 9), and
+ * only the re-report promises that nothing read in that window stays.
  *
  * The table's statement-level trigger queues the table's notification at the end of the UPDATE,
  * before the marker. PostgreSQL delivers a transaction's notifications together and in the order
@@ -48,6 +55,8 @@ import type { CacheWatch, ChangeEvent, InvalidateInfo } from "@pgcachewatch/core
 
 /** The marker's schema: no table lives there, so its change events invalidate nothing. */
 export const MARKER_SCHEMA = "pgcw_chaos_marker";
+/** The marker table (in MARKER_SCHEMA) the WAL source reports, with the marker as its row key. */
+export const MARKER_TABLE = "marks";
 
 export interface RowVersion {
   id: number;
@@ -60,6 +69,8 @@ export interface StalenessCheckerOptions {
   staleAfterMs: number;
   /** Clock in ms; default performance.now(). */
   now?: () => number;
+  /** Reports of a marker that make its write delivered: 1 for NOTIFY, 2 for the WAL source (rule 9). Default 1. */
+  markerSightings?: number;
   /** Keep at most this many violations as examples. Default 20. */
   keepViolations?: number;
 }
@@ -117,10 +128,11 @@ export class StalenessChecker {
   readonly #now: () => number;
   readonly #rows: RowState[];
   readonly #latencies: number[] = [];
+  readonly #sightings = new Map<string, number>();
   readonly #report: Omit<CheckerReport, "deliveryLatencyMs" | "staleAfterMs">;
 
   constructor(options: StalenessCheckerOptions) {
-    this.#options = { keepViolations: 20, ...options };
+    this.#options = { keepViolations: 20, markerSightings: 1, ...options };
     this.#now = options.now ?? (() => performance.now());
     this.#rows = Array.from({ length: options.rowCount + 1 }, () => ({
       floor: 0,
@@ -153,7 +165,9 @@ export class StalenessChecker {
   /** Follow an engine: marker change events and flushes of everything move the floors. Returns a detach function. */
   attach(watch: CacheWatch): () => void {
     const onChange = (event: ChangeEvent) => {
-      if (event.schema === MARKER_SCHEMA) this.markerDelivered(event.table);
+      if (event.schema !== MARKER_SCHEMA) return;
+      if (event.table !== MARKER_TABLE) this.#sighted(event.table);
+      else for (const key of event.keys ?? []) if (typeof key.mark === "string") this.#sighted(key.mark);
     };
     const onInvalidate = (info: InvalidateInfo) => {
       if (info.all) this.flushed();
@@ -198,6 +212,17 @@ export class StalenessChecker {
     this.#report.writeErrors++;
   }
 
+  #sighted(marker: string): void {
+    const required = this.#options.markerSightings;
+    if (required <= 1) return this.markerDelivered(marker);
+    const seen = (this.#sightings.get(marker) ?? 0) + 1;
+    if (seen < required) this.#sightings.set(marker, seen);
+    else {
+      this.#sightings.delete(marker);
+      this.markerDelivered(marker);
+    }
+  }
+
   /** The engine reported a marker: everything up to that version of the row is delivered. */
   markerDelivered(markerTable: string): void {
     const [idText, versionText] = markerTable.split(":");
@@ -206,8 +231,14 @@ export class StalenessChecker {
     if (!Number.isInteger(id) || !Number.isInteger(version) || id < 1 || id >= this.#rows.length) return;
     const row = this.#row(id);
     const at = this.#now();
-    row.floor = Math.max(row.floor, version);
     this.#report.deliveredByMarker++;
+    // Already delivered (by a flush, or a WAL source re-streaming from its slot after a reconnect):
+    // not a measure of how fast changes arrive.
+    if (version <= row.floor) {
+      row.markerAt.delete(version);
+      return;
+    }
+    row.floor = version;
     const committedAt = row.committedAt[version];
     if (committedAt === undefined) row.markerAt.set(version, at);
     else this.#latencies.push(Math.max(0, at - committedAt));

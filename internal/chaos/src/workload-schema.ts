@@ -1,5 +1,6 @@
 import { quoteIdentifier } from "@pgcachewatch/core";
 import type pg from "pg";
+import { MARKER_SCHEMA, MARKER_TABLE } from "./staleness-checker.js";
 
 /** Where the workload lives. The default name is awkward on purpose: mixed case, a space and a quote. */
 export interface WorkloadTable {
@@ -34,6 +35,11 @@ export async function createWorkloadSchema(
   );
   await client.query(
     `INSERT INTO ${name} (id) SELECT g FROM generate_series(1, ${Number(rowCount)}) AS g ON CONFLICT DO NOTHING`,
+  );
+  // Markers for the WAL source: one row per write, named "row:version" (see the checker).
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(MARKER_SCHEMA)}`);
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(MARKER_SCHEMA)}.${quoteIdentifier(MARKER_TABLE)} (mark text PRIMARY KEY)`,
   );
   await client.query(`
     CREATE OR REPLACE FUNCTION public.pgcw_chaos_notify() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -1,6 +1,7 @@
+import { quoteIdentifier } from "@pgcachewatch/core";
 import pg from "pg";
 import { sleep } from "./sleep.js";
-import { MARKER_SCHEMA, type StalenessChecker } from "./staleness-checker.js";
+import { MARKER_SCHEMA, MARKER_TABLE, type StalenessChecker } from "./staleness-checker.js";
 import { qualified, quoteLiteral, type WorkloadTable } from "./workload-schema.js";
 
 export interface WritersOptions {
@@ -40,6 +41,7 @@ export function writeSql(target: WorkloadTable, channel: string, id: number): st
   return `BEGIN;
 UPDATE ${table} SET version = version + 1 WHERE id = ${id};
 SELECT version::int AS version, pg_notify(${quoteLiteral(channel)}, ${marker}) FROM ${table} WHERE id = ${id};
+INSERT INTO ${quoteIdentifier(MARKER_SCHEMA)}.${quoteIdentifier(MARKER_TABLE)} SELECT id || ':' || version FROM ${table} WHERE id = ${id};
 COMMIT`;
 }
 

@@ -64,10 +64,10 @@ export function eventWithin<K extends keyof CacheWatchEvents>(
   return { promise, cancel: () => cancel() };
 }
 
-/** PIDs of the engine's listener connections on the workload database. */
+/** PIDs of the engine's listener connections (NOTIFY listener or WAL sender) on the workload database. */
 export async function listenerPids(client: pg.Client): Promise<number[]> {
   const { rows } = await client.query<{ pid: number }>(
-    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pgcachewatch-listener'",
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name IN ('pgcachewatch-listener', 'pgcachewatch-wal')",
   );
   return rows.map((row) => row.pid);
 }
