@@ -146,6 +146,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
 
     const pool = new pg.Pool({ connectionString: options.url, max: 4, connectionTimeoutMillis: 5000 });
     pool.on("error", () => {});
+    // pg-pool drops its own error listener while a client is checked out. Kysely holds checked-out
+    // clients between statements; a server restart then sends them a FATAL with no query running,
+    // which pg emits as an 'error' event, and with no listener that ends the process. Every app
+    // that uses Kysely (or pool.connect()) over pg needs this line.
+    pool.on("connect", (client) => client.on("error", () => {}));
     closers.unshift(() => pool.end());
     const paths = [
       ...coreReadPaths(watch, pool, target),

@@ -214,7 +214,10 @@ export class StalenessChecker {
 
   #sighted(marker: string): void {
     const required = this.#options.markerSightings;
-    if (required <= 1) return this.markerDelivered(marker);
+    if (required <= 1) {
+      this.markerDelivered(marker);
+      return;
+    }
     const seen = (this.#sightings.get(marker) ?? 0) + 1;
     if (seen < required) this.#sightings.set(marker, seen);
     else {
