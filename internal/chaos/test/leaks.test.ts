@@ -139,4 +139,56 @@ describe("leaks", () => {
     expect(after.engineListeners).toBe(base.engineListeners);
     expect(watch.stats()).toMatchObject({ reconnects: 6, losses: 6 });
   }, 120_000);
+
+  it("WAL source: after 30 walsender kills, one walsender, one replication slot, no growth in timers, sockets or listeners", async (ctx) => {
+    const { rows } = await admin.query<{ wal_level: string }>("SHOW wal_level");
+    if (rows[0]?.wal_level !== "logical") return ctx.skip("the server's wal_level is not logical");
+    const watch = createCacheWatch({
+      connectionString: db.url,
+      source: "wal",
+      wal: {
+        tables: ["items"],
+        publication: "pgcw_chaos_leaks",
+        reconnectDelay: { initial: 10, max: 50 },
+      },
+    });
+    onTestFinished(() => watch.stop());
+    await watch.start();
+    const slots = async () =>
+      (
+        await admin.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_replication_slots WHERE database = current_database()",
+        )
+      ).rows[0]?.n;
+    const kill = async (times: number) => {
+      for (let i = 0; i < times; i++) {
+        const ready = nextEvent(watch, "ready", () => true, 20_000);
+        const pids = await listenerPids(admin);
+        expect(pids).toHaveLength(1);
+        await admin.query("SELECT pg_terminate_backend($1)", [pids[0]]);
+        await ready;
+      }
+    };
+    await kill(3);
+    await until(
+      async () => (await listenerPids(admin)).length === 1 && (await slots()) === 1,
+      10_000,
+      "settled",
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    const base = footprint(watch);
+    await kill(30);
+    await until(async () => (await listenerPids(admin)).length === 1, 10_000, "one walsender");
+    // Temporary slots go with their connection: none may pile up (each would hold WAL back).
+    await until(async () => (await slots()) === 1, 10_000, "one replication slot");
+    const after = await settledAt(watch, base);
+    expect(after.timers).toBeLessThanOrEqual(base.timers);
+    expect(after.sockets).toBeLessThanOrEqual(base.sockets);
+    expect(after.engineListeners).toBe(base.engineListeners);
+    expect(after.processListeners).toBe(base.processListeners);
+    expect(watch.stats()).toMatchObject({ reconnects: 33, serving: true });
+    await watch.stop();
+    await until(async () => (await slots()) === 0, 10_000, "no slot after stop");
+    expect(await listenerPids(admin)).toHaveLength(0);
+  }, 120_000);
 });
