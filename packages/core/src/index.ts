@@ -41,6 +41,7 @@ export {
   type TableRef,
   toTableRef,
 } from "./events/table-name.js";
+export { queryKey } from "./keys/query-key.js";
 export { PGEventQueue } from "./listener.js";
 export { type Logger, silentLogger } from "./logger.js";
 export type { ChangeSource, ChangeSourceHandlers } from "./sources/change-source.js";

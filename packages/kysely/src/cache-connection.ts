@@ -1,4 +1,4 @@
-import type { Mutation, TableInput } from "@pgcachewatch/core";
+import { type Mutation, queryKey, type TableInput } from "@pgcachewatch/core";
 import type {
   AbortableOperationOptions,
   CompiledQuery,
@@ -9,7 +9,6 @@ import type {
 import type { CacheContext } from "./cache-context.js";
 import type { CachedQueryOptions } from "./cached-query-options.js";
 import { analyzeQuery, type QueryAnalysis, type QueryTable } from "./query-analysis.js";
-import { queryKey } from "./query-key.js";
 import { type QueryPass, takePass } from "./query-pass.js";
 
 /**
@@ -136,12 +135,13 @@ export class CacheConnection implements DatabaseConnection {
     shareable: boolean,
     options: AbortableOperationOptions | undefined,
   ): Promise<QueryResult<R>> {
-    const key = queryKey(compiledQuery);
-    const tables = key === undefined ? undefined : dependencies(analysis, queryOptions);
+    // Prefixed: an engine shared with other adapters caches their results in other shapes.
+    const key = queryKey(["kysely", compiledQuery.sql], compiledQuery.parameters);
+    const tables = dependencies(analysis, queryOptions);
     const ttl = queryOptions.ttl ?? this.#context.ttl;
     return this.#context.watch.load<QueryResult<R>>(
       {
-        key: key ?? compiledQuery.sql,
+        key,
         tables,
         inTransaction: !shareable,
         ...(ttl === undefined ? {} : { ttl }),

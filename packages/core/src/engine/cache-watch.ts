@@ -24,8 +24,8 @@ import { type CacheWatchStats, type CounterName, LatencyWindow } from "./stats.j
 
 /** A cached read as an adapter describes it. */
 export interface LoadRequest {
-  /** Identifies the result: adapters use the SQL text and its parameters. */
-  key: string;
+  /** Identifies the result: adapters use the SQL text and its parameters (see `queryKey`). `undefined`: no faithful key exists, so the read is not cached. */
+  key: string | undefined;
   /** Tables the result depends on; `undefined` means unknown, and the read is not cached (rule 5). */
   tables: readonly TableInput[] | undefined;
   /** A read inside a transaction may see uncommitted rows: it neither reads nor fills the cache (rule 3). */
@@ -253,20 +253,26 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
    * `loader` directly.
    */
   async load<T>(request: LoadRequest, loader: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    if (request.tables === undefined || request.inTransaction === true || this.#state !== "serving") {
+    const key = request.key;
+    if (
+      key === undefined ||
+      request.tables === undefined ||
+      request.inTransaction === true ||
+      this.#state !== "serving"
+    ) {
       this.#counters.bypassed++;
       return this.#bypass(request, loader);
     }
-    const entry = this.#store.get(request.key, Date.now());
+    const entry = this.#store.get(key, Date.now());
     if (entry !== undefined) {
       this.#counters.hits++;
       return cloneValue(entry.value) as T;
     }
     this.#counters.misses++;
-    let flight = this.#flights.get(request.key);
+    let flight = this.#flights.get(key);
     if (flight === undefined) {
       const tags = this.tagsFor(request.tables, request.tags);
-      flight = this.#startFlight(request.key, tags, request.ttl ?? this.#ttl, loader);
+      flight = this.#startFlight(key, tags, request.ttl ?? this.#ttl, loader);
     }
     return this.#wait(flight, request.signal) as Promise<T>;
   }

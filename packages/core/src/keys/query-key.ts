@@ -1,21 +1,19 @@
-import type { CompiledQuery } from "kysely";
-
 /**
- * The cache key of a compiled query: SQL text and parameters. Parameters are encoded with their
- * type (a Date and its ISO string, a Buffer and a number array, 1 and 1n give different keys), so
- * two keys are equal only if PostgreSQL receives the same statement. A parameter that cannot be
- * encoded faithfully (a class instance such as one with `toPostgres()`) yields `undefined`: the
- * query then runs uncached.
+ * The cache key of a rendered SQL query: a namespace (adapter, statement text, result shape...) and
+ * the parameters. Parameters are encoded with their type, so two keys are equal only if PostgreSQL
+ * receives the same statement: a Date and its ISO string, a Buffer and a number array, 1 and 1n,
+ * a plain object and any tagged value all give different keys (every encoding starts with a
+ * character that says its type). A parameter that cannot be encoded faithfully (a class instance,
+ * e.g. one with `toPostgres()`, a function, a cycle) yields `undefined`: the query then runs uncached.
  */
-export function queryKey(query: CompiledQuery): string | undefined {
+export function queryKey(namespace: readonly string[], params: readonly unknown[]): string | undefined {
   const parts: string[] = [];
-  for (const parameter of query.parameters) {
+  for (const parameter of params) {
     const encoded = encode(parameter, 0);
     if (encoded === undefined) return undefined;
     parts.push(encoded);
   }
-  // Prefixed: an engine shared with other adapters caches their results in other shapes.
-  return `kysely\u0000${query.sql}\u0000${parts.join(",")}`;
+  return `${namespace.join("\u0000")}\u0000${parts.join(",")}`;
 }
 
 const MAX_DEPTH = 64;
@@ -54,6 +52,7 @@ function encode(value: unknown, depth: number): string | undefined {
   }
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return undefined;
+  // Key order is kept: pg sends JSON text in insertion order; two spellings are two entries, never one entry for two queries.
   const fields: string[] = [];
   for (const [key, field] of Object.entries(value)) {
     const encoded = encode(field, depth + 1);
