@@ -481,7 +481,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
               if (done) return;
               finish();
               this.#counters.loadTimeouts++;
-              const error = new LoadTimeoutError(request.key, timeoutMs);
+              const error = new LoadTimeoutError(request.key ?? "(uncached read)", timeoutMs);
               controller.abort(error);
               reject(error);
             }, timeoutMs)
