@@ -14,7 +14,11 @@ export default defineConfig({
       "examples/*/test/**/*.test.ts",
       "bench/test/**/*.test.ts",
     ],
-    globalSetup: ["internal/testdb/src/global-setup.ts"],
+    globalSetup: [
+      "internal/testdb/src/global-setup.ts",
+      // Generates the Prisma test client (gitignored) before the Prisma adapter's tests load it.
+      "packages/prisma/test/support/global-setup.ts",
+    ],
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -1,0 +1,128 @@
+import type { CacheWatch, CacheWatchOptions, Logger, TableInput } from "@pgcachewatch/core";
+import { InvalidCacheOptionError } from "./errors.js";
+
+/** Model operations whose results are cached. */
+export const CACHED_OPERATIONS = [
+  "findUnique",
+  "findUniqueOrThrow",
+  "findFirst",
+  "findFirstOrThrow",
+  "findMany",
+  "count",
+  "aggregate",
+  "groupBy",
+] as const;
+export type CachedOperation = (typeof CACHED_OPERATIONS)[number];
+
+/** Model operations that write: they invalidate every table they may touch when they complete. */
+export const MUTATION_OPERATIONS = [
+  "create",
+  "createMany",
+  "createManyAndReturn",
+  "update",
+  "updateMany",
+  "updateManyAndReturn",
+  "upsert",
+  "delete",
+  "deleteMany",
+] as const;
+export type MutationOperation = (typeof MUTATION_OPERATIONS)[number];
+
+/** Per-call cache settings: `{ cache: { ttl: 60_000 } }`, or `{ cache: false }` to skip the cache. */
+export interface CacheCallOptions {
+  /** Expiry of this entry in ms, overriding the extension's and the engine's ttl (0 = none). */
+  readonly ttl?: number;
+  /** Tags for manual invalidation: `prisma.$cacheWatch.invalidate({ tags })`. */
+  readonly tags?: readonly string[];
+}
+
+/** The argument every cached model operation accepts on the extended client. */
+export interface CacheArgument {
+  /** `false` runs this query against the database without reading or filling the cache. */
+  cache?: false | CacheCallOptions;
+}
+
+export interface PgCacheWatchOptions {
+  /**
+   * An engine to use (started if it is not). Without it, one engine per connection string is created
+   * and shared by every client extended without one; the first such call's `engine` options win.
+   */
+  readonly watch?: CacheWatch;
+  /** Where the engine's listener connects when no `watch` is given. Default: DATABASE_URL. */
+  readonly connectionString?: string;
+  /** Further options for the engine created when no `watch` is given. */
+  readonly engine?: Omit<CacheWatchOptions, "connectionString">;
+  /** Cache only these models (Prisma model names, e.g. "User"). Default: every model. Writes to any model always invalidate. */
+  readonly models?: readonly string[];
+  /** Cache only these operations. Default: all of {@link CACHED_OPERATIONS}. */
+  readonly operations?: readonly CachedOperation[];
+  /** Default expiry of entries made through this client, in ms (0 = none). Default: the engine's ttl. */
+  readonly ttl?: number;
+  /**
+   * Schema of models without `@@schema`. Default: the `schema` option of `PrismaPg`, else "public".
+   * It must be the schema Prisma's SQL names, or invalidations would never match.
+   */
+  readonly defaultSchema?: string;
+  /**
+   * Compare each miss's derived tables with the SQL the driver adapter ran, and never keep a
+   * result whose SQL read a table the derivation missed. Default true.
+   */
+  readonly verifySql?: boolean;
+  /** Separates the keys of clients that share one engine but reach different databases. Default "". */
+  readonly namespace?: string;
+  /** Where this extension reports what it skipped or could not verify. Default: silent. */
+  readonly logger?: Logger;
+}
+
+export function checkTtl(ttl: unknown, where: string): number | undefined {
+  if (ttl === undefined) return undefined;
+  if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl < 0) {
+    throw new InvalidCacheOptionError(`${where} ttl must be a finite number of ms >= 0, got ${String(ttl)}`);
+  }
+  return ttl;
+}
+
+/** Validate a per-call `cache` value coming from untyped callers too. */
+export function checkCallOptions(value: unknown): false | CacheCallOptions {
+  if (value === false) return false;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InvalidCacheOptionError(`cache must be false or { ttl?, tags? }, got ${JSON.stringify(value)}`);
+  }
+  const { ttl, tags, ...rest } = value as Record<string, unknown>;
+  const unknownKeys = Object.keys(rest);
+  if (unknownKeys.length > 0)
+    throw new InvalidCacheOptionError(`unknown cache option ${unknownKeys.join(", ")}`);
+  if (tags !== undefined && (!Array.isArray(tags) || !tags.every((t) => typeof t === "string"))) {
+    throw new InvalidCacheOptionError("cache.tags must be an array of strings");
+  }
+  const checkedTtl = checkTtl(ttl, "cache.");
+  return {
+    ...(checkedTtl === undefined ? {} : { ttl: checkedTtl }),
+    ...(tags === undefined ? {} : { tags: tags as string[] }),
+  };
+}
+
+/** A query built with Prisma's `Prisma.sql` template tag (structurally, so any Prisma copy fits). */
+export interface RawSqlQuery {
+  readonly sql: string;
+  readonly strings: readonly string[];
+  readonly values: readonly unknown[];
+}
+
+/** How a raw query is cached: the tables it reads must be named; they cannot be derived from SQL text. */
+export interface RawCacheOptions extends CacheCallOptions {
+  /** Every table the query reads: `"users"`, `"audit.log"` or `{ schema, table }`. */
+  readonly tables: readonly TableInput[];
+}
+
+export function checkRawOptions(value: unknown): RawCacheOptions {
+  if (typeof value !== "object" || value === null) {
+    throw new InvalidCacheOptionError("$queryRawCached needs { tables, ttl?, tags? }");
+  }
+  const { tables, ...rest } = value as Record<string, unknown>;
+  if (!Array.isArray(tables) || tables.length === 0) {
+    throw new InvalidCacheOptionError("$queryRawCached needs the non-empty list of tables the query reads");
+  }
+  const callOptions = checkCallOptions(rest);
+  return { ...(callOptions === false ? {} : callOptions), tables: tables as TableInput[] };
+}
