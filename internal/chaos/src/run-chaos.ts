@@ -1,6 +1,7 @@
 import { type CacheWatchOptions, type CacheWatchStats, createCacheWatch } from "@pgcachewatch/core";
 import { type EmbeddedServer, startTcpProxy, type TcpProxy } from "@pgcachewatch/testdb";
 import pg from "pg";
+import { ensurePrismaClient } from "../scripts/generate-prisma-client.mjs";
 import {
   eventWithin,
   type Fault,
@@ -152,8 +153,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     // that uses Kysely (or pool.connect()) over pg needs this line.
     pool.on("connect", (client) => client.on("error", () => {}));
     closers.unshift(() => pool.end());
+    const prismaPaths: ReadPath[] = [];
+    if (options.adapters !== false && target === DEFAULT_WORKLOAD_TABLE) {
+      // The Prisma client is generated for the default table; generate it first if it is missing.
+      ensurePrismaClient();
+      const { prismaReadPaths } = await import("./read-paths/prisma.js");
+      const opened = prismaReadPaths(watch, options.url);
+      closers.unshift(opened.close);
+      prismaPaths.push(...opened.paths);
+    }
     const paths = [
       ...coreReadPaths(watch, pool, target),
+      ...prismaPaths,
       ...(options.adapters === false
         ? []
         : [...drizzleReadPaths(watch, pool, target), ...kyselyReadPaths(watch, pool, target)]),
