@@ -54,11 +54,24 @@ export function parseCliTableName(text: string): { schema?: string; table: strin
   return second === undefined ? { table: first } : { schema: first, table: second };
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/g;
+
 function displayIdentifier(name: string): string {
-  return PLAIN_IDENTIFIER.test(name) ? name : `"${name.replaceAll('"', '""')}"`;
+  if (PLAIN_IDENTIFIER.test(name)) return name;
+  // A table or event name is data from the database or from any client on the channel: never
+  // write its control characters (line breaks, terminal escape sequences) to a terminal raw.
+  const visible = name.replace(
+    CONTROL_CHARACTER,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  return `"${visible.replaceAll('"', '""')}"`;
 }
 
-/** `schema.table`, quoting a part only when needed, in the syntax {@link parseCliTableName} reads back. */
+/**
+ * `schema.table`, quoting a part only when needed, in the syntax {@link parseCliTableName} reads back
+ * (except control characters, shown as `\uXXXX`: such a name cannot be typed anyway).
+ */
 export function displayTable(ref: TableRef): string {
   return `${displayIdentifier(ref.schema)}.${displayIdentifier(ref.table)}`;
 }

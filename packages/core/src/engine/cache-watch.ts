@@ -16,6 +16,7 @@ import { createSource } from "../sources/create-source.js";
 import type { CacheStore } from "../store/cache-store.js";
 import { cloneAndMeasure, cloneValue } from "../store/clone.js";
 import { MemoryStore } from "../store/memory-store.js";
+import { toChannel } from "../triggers/channel.js";
 import { ensureTriggers } from "../triggers/ensure.js";
 import { InvalidationClock } from "./invalidation-clock.js";
 import type { CacheWatchOptions } from "./options.js";
@@ -84,6 +85,8 @@ export interface Mutation {
 }
 
 interface Flight {
+  /** The tags of what it reads: an invalidation of one of them detaches it (see #detachFlights). */
+  tags: readonly string[];
   promise: Promise<unknown>;
   controller: AbortController;
   waiters: number;
@@ -113,7 +116,10 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   readonly #logger: Logger;
   readonly #store: CacheStore;
   readonly #clock = new InvalidationClock();
+  /** Loads a new caller of the key may join. */
   readonly #flights = new Map<string, Flight>();
+  /** Every load still running, joinable or not (stop() waits for them). */
+  readonly #running = new Set<Flight>();
   readonly #latency = new LatencyWindow();
   readonly #counters: Record<CounterName, number>;
   readonly #maxEntryBytes: number;
@@ -130,6 +136,9 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     super();
     this.#options = options;
     this.channel = options.channel ?? DEFAULTS.channel;
+    // A channel PostgreSQL would truncate or refuse: the listener would never become ready, or
+    // would wait on another name than the triggers notify.
+    toChannel(this.channel);
     this.defaultSchema = options.defaultSchema ?? DEFAULT_SCHEMA;
     this.#logger = options.logger ?? silentLogger;
     const maxBytes = options.maxBytes ?? DEFAULTS.maxBytes;
@@ -248,7 +257,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     const wasReady = this.#everReady;
     this.#state = "stopped";
     if (!wasReady) this.#rejectReady(new EngineStoppedError());
-    await Promise.allSettled([...this.#flights.values()].map((flight) => flight.promise));
+    await Promise.allSettled([...this.#running].map((flight) => flight.promise));
     await this.#source?.stop();
     this.#clock.markAll();
     this.#flush("stop");
@@ -272,7 +281,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       this.#state !== "serving"
     ) {
       this.#counters.bypassed++;
-      return loader(request.signal ?? NEVER_ABORTED, NO_OP_CONTROL);
+      return this.#bypass(request, loader);
     }
     const entry = this.#store.get(key, Date.now());
     if (entry !== undefined) {
@@ -357,6 +366,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     const controller = new AbortController();
     let settle!: { resolve: (value: unknown) => void; reject: (error: unknown) => void };
     const flight: Flight = {
+      tags,
       promise: new Promise((resolve, reject) => {
         settle = { resolve, reject };
       }),
@@ -378,6 +388,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       flight.settled = true;
       clearTimeout(timer);
       this.#clock.release(tick);
+      this.#running.delete(flight);
       if (this.#flights.get(key) === flight) this.#flights.delete(key);
       return true;
     };
@@ -393,6 +404,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
           }, timeoutMs)
         : undefined;
     this.#flights.set(key, flight);
+    this.#running.add(flight);
     Promise.resolve()
       .then(() => loader(controller.signal, control))
       .then(
@@ -429,6 +441,8 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
         if (flight.waiters === 0 && !flight.settled) {
           flight.controller.abort(signal?.reason);
           for (const [key, f] of this.#flights) if (f === flight) this.#flights.delete(key);
+          // Abandoned: nobody waits for it, and stop() need not either (its loader may ignore the abort).
+          this.#running.delete(flight);
         }
       };
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -447,13 +461,78 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     });
   }
 
-  /** The first waiter gets the loaded value itself (the store holds its own copy); the others get copies. */
+  /**
+   * The first waiter gets the loaded value itself (the store holds its own copy); the others get
+   * copies. A value that cannot be copied (cyclic, or nested deeper than the copier goes) was not
+   * cached either; its waiters share it rather than wait forever for a copy.
+   */
   #handOut(flight: Flight, value: unknown): unknown {
     if (!flight.handedOut) {
       flight.handedOut = true;
       return value;
     }
-    return cloneValue(value);
+    try {
+      return cloneValue(value);
+    } catch {
+      return value;
+    }
+  }
+
+  /**
+   * A read that does not touch the cache still keeps the caller's contract: loadTimeout bounds it and
+   * aborting the caller's signal ends the wait with LoadAbortedError, as on the cached path (the
+   * listener being down is exactly when queries may hang).
+   */
+  #bypass<T>(
+    request: LoadRequest,
+    loader: (signal: AbortSignal, control: LoadControl) => Promise<T>,
+  ): Promise<T> {
+    const timeoutMs = this.#options.loadTimeout ?? 0;
+    const signal = request.signal;
+    if (timeoutMs <= 0 && signal === undefined)
+      return Promise.resolve().then(() => loader(NEVER_ABORTED, NO_OP_CONTROL));
+    if (signal?.aborted) return Promise.reject(new LoadAbortedError(signal.reason));
+    const controller = new AbortController();
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const finish = () => {
+        done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const onAbort = () => {
+        if (done) return;
+        finish();
+        controller.abort(signal?.reason);
+        reject(new LoadAbortedError(signal?.reason));
+      };
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => {
+              if (done) return;
+              finish();
+              this.#counters.loadTimeouts++;
+              const error = new LoadTimeoutError(request.key ?? "(uncached read)", timeoutMs);
+              controller.abort(error);
+              reject(error);
+            }, timeoutMs)
+          : undefined;
+      signal?.addEventListener("abort", onAbort, { once: true });
+      Promise.resolve()
+        .then(() => loader(controller.signal, NO_OP_CONTROL))
+        .then(
+          (value) => {
+            if (done) return;
+            finish();
+            resolve(value);
+          },
+          (error: unknown) => {
+            if (done) return;
+            finish();
+            reject(error);
+          },
+        );
+    });
   }
 
   #fill(key: string, tags: string[], ttl: number, tick: number, value: unknown): void {
@@ -488,6 +567,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     event?: ChangeEvent,
   ): number {
     this.#clock.mark(tags);
+    this.#detachFlights(tags);
     let entries = 0;
     for (const tag of tags) entries += this.#store.deleteTag(tag);
     this.#counters.invalidations++;
@@ -505,11 +585,26 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   }
 
   #flush(reason: InvalidateReason): number {
+    this.#flights.clear();
     const entries = this.#store.clear();
     this.#counters.invalidations++;
     this.#counters.entriesInvalidated += entries;
     this.emit("invalidate", { tables: [], tags: [], entries, reason, all: true });
     return entries;
+  }
+
+  /**
+   * A load in flight may have read what just changed. Its result is not stored (the fill guard), but
+   * a caller arriving from now on must not join it either: that caller started after the change was
+   * delivered and must see it. Such a load stays running for the callers it already has, and the
+   * next caller of its key starts a new one.
+   */
+  #detachFlights(tags: readonly string[]): void {
+    if (this.#flights.size === 0 || tags.length === 0) return;
+    const changed = new Set(tags);
+    for (const [key, flight] of this.#flights) {
+      if (flight.tags.some((tag) => changed.has(tag))) this.#flights.delete(key);
+    }
   }
 
   #handleChange(event: ChangeEvent): void {

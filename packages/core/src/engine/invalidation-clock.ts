@@ -5,6 +5,9 @@
  * global mark moved past it. This is the generation-counter-per-table plus epoch of the design,
  * folded into one number so that a snapshot is a single integer.
  */
+/** Most per-tag marks kept while loads are in flight. */
+const MAX_TRACKED_TAGS = 10_000;
+
 export class InvalidationClock {
   #now = 0;
   #globalMark = 0;
@@ -33,6 +36,14 @@ export class InvalidationClock {
     // Marks only matter to loads in flight; with none open there is nothing to remember.
     if (this.#openSnapshots.size === 0) return;
     for (const tag of tags) this.#marks.set(tag, tick);
+    // While some load stays in flight (a steady stream of loads, or one that hangs) marks are never
+    // cleared; distinct tags (per-entity user tags, foreign table names) would grow without bound.
+    // Past the cap, fold them into the global mark: every load in flight is refused its fill, which
+    // is always safe, and memory stays bounded.
+    if (this.#marks.size > MAX_TRACKED_TAGS) {
+      this.#globalMark = tick;
+      this.#marks.clear();
+    }
   }
 
   markAll(): void {

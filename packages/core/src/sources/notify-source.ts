@@ -2,6 +2,7 @@ import pg from "pg";
 import { parseNotifyPayload } from "../events/notify-payload.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
+import { toChannel } from "../triggers/channel.js";
 import type { ChangeSource, ChangeSourceHandlers } from "./change-source.js";
 import { quoteIdentifier } from "./quote-identifier.js";
 
@@ -36,6 +37,7 @@ export class NotifySource implements ChangeSource {
   #ready = false;
 
   constructor(options: NotifySourceOptions) {
+    toChannel(options.channel);
     this.#options = {
       connectionString: options.connectionString,
       channel: options.channel,
