@@ -6,6 +6,7 @@ export {
   removeLeftoverDataDirs,
   startEmbeddedServer,
 } from "./embedded-server.js";
+export { deferred, nextEvent, until } from "./events.js";
 export { quoteIdent } from "./identifiers.js";
 export { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 export { createTestDatabase, openExternalWriter, type TestDatabase } from "./test-database.js";

@@ -1,26 +1,7 @@
-import type { CacheWatch, CacheWatchEvents } from "@pgcachewatch/core";
+import type { CacheWatch } from "@pgcachewatch/core";
+import { nextEvent } from "@pgcachewatch/testdb";
 
-/** Resolve with the first event of `name` that satisfies `match`, or fail after `timeoutMs`. */
-export function nextEvent<K extends keyof CacheWatchEvents>(
-  watch: CacheWatch,
-  name: K,
-  match: (...args: CacheWatchEvents[K]) => boolean = () => true,
-  timeoutMs = 10_000,
-): Promise<CacheWatchEvents[K]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      watch.off(name, listener as never);
-      reject(new Error(`no '${String(name)}' event within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const listener = (...args: CacheWatchEvents[K]) => {
-      if (!match(...args)) return;
-      clearTimeout(timer);
-      watch.off(name, listener as never);
-      resolve(args);
-    };
-    watch.on(name, listener as never);
-  });
-}
+export { nextEvent } from "@pgcachewatch/testdb";
 
 /** Resolve when an external change of `table` (`schema.table`) has invalidated the cache. */
 export function changeOf(watch: CacheWatch, table: string): Promise<unknown> {
