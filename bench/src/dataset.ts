@@ -12,6 +12,8 @@ export async function createItems(client: pg.ClientBase, rows = 10_000): Promise
       tags text[] NOT NULL,
       attributes jsonb NOT NULL
     )`);
+  const { rows: existing } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM items");
+  if (existing[0]?.n === rows) return;
   await client.query("TRUNCATE items");
   await client.query(
     `INSERT INTO items

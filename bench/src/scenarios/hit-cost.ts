@@ -37,8 +37,8 @@ export async function runHitCost(context: ScenarioContext): Promise<SectionResul
   const pool = new pg.Pool({ connectionString: context.url, max: 2 });
   const watch = createCacheWatch({ connectionString: context.url });
   await watch.start();
-  const hitIterations = context.quick ? 30_000 : 200_000;
-  const queryIterations = context.quick ? 500 : 5_000;
+  const hitIterations = context.quick ? 20_000 : 200_000;
+  const queryIterations = context.quick ? 300 : 5_000;
   const categories = 50;
   try {
     const query = async (category: number) => (await pool.query(ITEMS_BY_CATEGORY, [category])).rows;

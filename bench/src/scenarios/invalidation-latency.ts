@@ -41,7 +41,7 @@ export async function runInvalidationLatency(context: ScenarioContext): Promise<
       "Events that beat the COMMIT reply to the writer count as 0. " +
       `Background load: ${BACKGROUND_WRITERS} clients updating another watched table as fast as they can.`,
   );
-  const writes = context.quick ? 200 : 1000;
+  const writes = context.quick ? 100 : 1000;
   const setup = await connect(context.url);
   for (const table of ["lat_items", "lat_load"]) {
     await setup.query(`DROP TABLE IF EXISTS ${table}`);
