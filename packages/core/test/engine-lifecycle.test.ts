@@ -80,3 +80,25 @@ describe("engine lifecycle", () => {
     await watch.stop();
   });
 });
+
+describe("ensureTriggers option", () => {
+  it("installs missing triggers at start, so external writes invalidate", async () => {
+    const writer = await db.externalWriter();
+    await writer.query("CREATE TABLE ensured (id int PRIMARY KEY, v int); INSERT INTO ensured VALUES (1, 1)");
+    const watch = createCacheWatch({ connectionString: db.url, ensureTriggers: ["ensured"] });
+    await watch.start();
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    const read = () =>
+      watch.load(
+        { key: "e", tables: ["ensured"] },
+        async () => (await pool.query("SELECT v FROM ensured")).rows[0],
+      );
+    await read();
+    const invalidated = nextEvent(watch, "invalidate", (info) => info.reason === "change");
+    await writer.query("UPDATE ensured SET v = 2");
+    await invalidated;
+    expect(await read()).toEqual({ v: 2 });
+    await watch.stop();
+    await pool.end();
+  });
+});

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import pg from "pg";
 import { EngineStoppedError, LoadAbortedError, LoadTimeoutError } from "../errors.js";
 import type { ChangeEvent } from "../events/change-event.js";
 import {
@@ -15,6 +16,7 @@ import { createSource } from "../sources/create-source.js";
 import type { CacheStore } from "../store/cache-store.js";
 import { cloneAndMeasure, cloneValue } from "../store/clone.js";
 import { MemoryStore } from "../store/memory-store.js";
+import { ensureTriggers } from "../triggers/ensure.js";
 import { InvalidationClock } from "./invalidation-clock.js";
 import type { CacheWatchOptions } from "./options.js";
 import { type CacheWatchStats, type CounterName, LatencyWindow } from "./stats.js";
@@ -180,22 +182,47 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       this.#startPromise = Promise.resolve();
       return this.#startPromise;
     }
-    this.#startPromise = source
-      .start({
-        onReady: () => this.#becomeReady(),
-        onLost: (error) => this.#becomeLost(error),
-        onChange: (event) => this.#handleChange(event),
-        onMalformed: (detail, raw) => {
-          this.#counters.malformedEvents++;
-          this.#logger.warn("pgcachewatch skipped a malformed notification", {
-            detail,
-            payload: raw.slice(0, 200),
-          });
-        },
-        onError: (error) => this.#emitError(error),
-      })
+    this.#startPromise = this.#ensureTriggers()
+      .then(() =>
+        source.start({
+          onReady: () => this.#becomeReady(),
+          onLost: (error) => this.#becomeLost(error),
+          onChange: (event) => this.#handleChange(event),
+          onMalformed: (detail, raw) => {
+            this.#counters.malformedEvents++;
+            this.#logger.warn("pgcachewatch skipped a malformed notification", {
+              detail,
+              payload: raw.slice(0, 200),
+            });
+          },
+          onError: (error) => this.#emitError(error),
+        }),
+      )
       .then(() => this.#readyPromise);
     return this.#startPromise;
+  }
+
+  async #ensureTriggers(): Promise<void> {
+    const tables = this.#options.ensureTriggers;
+    if (!tables || tables.length === 0 || (this.#options.source ?? "notify") !== "notify") return;
+    const client = new pg.Client({
+      connectionString: this.#options.connectionString ?? process.env.DATABASE_URL,
+    });
+    await client.connect();
+    try {
+      const result = await ensureTriggers(client, {
+        tables,
+        channel: this.channel,
+        defaultSchema: this.defaultSchema,
+      });
+      if (result.installed.length > 0) {
+        this.#logger.info("pgcachewatch installed missing triggers", {
+          tables: result.installed.map(formatTable),
+        });
+      }
+    } finally {
+      await client.end();
+    }
   }
 
   /** Stop: in-flight loads finish, the source closes, timers are cleared, the cache is emptied. Idempotent. */

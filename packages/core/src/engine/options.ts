@@ -1,3 +1,4 @@
+import type { TableInput } from "../events/table-name.js";
 import type { Logger } from "../logger.js";
 import type { ChangeSource } from "../sources/change-source.js";
 import type { CacheStore } from "../store/cache-store.js";
@@ -28,6 +29,12 @@ export interface CacheWatchOptions {
   heartbeatInterval?: number;
   /** Reconnect backoff of the NOTIFY listener: first delay and cap in ms. Default 100 and 10 000. */
   reconnectDelay?: { initial?: number; max?: number };
+  /**
+   * Install missing NOTIFY triggers for these tables at start (only catalog reads when they are in
+   * place). Off by default: installing triggers is DDL that needs table ownership and takes locks,
+   * which belongs in migrations (`pgcachewatch sql`), not in every app instance's boot.
+   */
+  ensureTriggers?: readonly TableInput[];
   /** Where values live. Default an in-memory LRU. */
   store?: CacheStore;
   logger?: Logger;

@@ -1,0 +1,115 @@
+import { DEFAULT_CHANNEL } from "../triggers/definitions.js";
+
+export const COMMANDS = ["install", "uninstall", "status", "sql", "watch"] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+const COMMON_OPTIONS = `Connection: --url, else DATABASE_URL, else the standard PG* variables
+(PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ...).
+
+Options for every command:
+  --url <url>         postgres://user:password@host:port/database
+  --channel <name>    NOTIFY channel (default: ${DEFAULT_CHANNEL})
+  --verbose           show stack traces with errors
+  -h, --help          show help`;
+
+const TABLE_NAMES = `Table names: users, audit.log (schema.table), "Order.Items" (double quotes keep a
+dot in a name). Names are case-sensitive and taken as written: MyTable is not mytable.`;
+
+export const MAIN_HELP = `pgcachewatch: manage PGCacheWatch's change triggers and watch change events
+
+Usage: pgcachewatch <command> [options]
+
+Commands:
+  install <table...>        install change triggers on tables (safe to run again)
+  uninstall <table...>      remove them (--all: everything pgcachewatch installed)
+  status                    show watched tables, channels and NOTIFY queue usage
+  sql <table...>            print the migration SQL instead of running it
+  watch                     print change events as they arrive (Ctrl-C to stop)
+
+Run pgcachewatch <command> --help for a command's options.
+
+${COMMON_OPTIONS}
+  --version           print the version
+
+${TABLE_NAMES}
+
+Exit codes: 0 success, 1 error, 2 usage error.
+`;
+
+export const COMMAND_HELP: Readonly<Record<CommandName, string>> = {
+  install: `Usage: pgcachewatch install <table...> [options]
+       pgcachewatch install --all-tables [--schema <name>...] [options]
+
+Installs schema pgcachewatch (one trigger function and its helpers) and, on each table, a
+statement-level AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE trigger that NOTIFYs the channel.
+A partitioned table gets one on every partition too. Every table is checked first: an unknown
+table changes nothing. Running it again changes nothing, and covers partitions added since.
+
+Options:
+  --schema <name>     schema for names without one (default: public); with --all-tables,
+                      the schemas to cover (repeatable)
+  --all-tables        every table in those schemas
+
+${COMMON_OPTIONS}
+
+${TABLE_NAMES}
+`,
+  uninstall: `Usage: pgcachewatch uninstall <table...> [options]
+       pgcachewatch uninstall --all [options]
+
+Removes the triggers pgcachewatch installed on the tables (and their partitions). With --all,
+removes every pgcachewatch trigger, then its functions and schema. With --channel, only triggers
+sending on that channel are removed (and the functions stay). Nothing else is touched.
+
+Options:
+  --schema <name>     schema for names without one (default: public)
+  --all               everything pgcachewatch installed
+
+${COMMON_OPTIONS}
+
+${TABLE_NAMES}
+`,
+  status: `Usage: pgcachewatch status [options]
+
+Shows whether the trigger function is installed, every watched table with its channel,
+partitions of watched tables that have no trigger yet, and pg_notification_queue_usage().
+With --channel, only tables on that channel.
+
+Options:
+  --json              print the status as JSON
+
+${COMMON_OPTIONS}
+`,
+  sql: `Usage: pgcachewatch sql <table...> [options]
+       pgcachewatch sql --uninstall (<table...> | --all) [options]
+
+Prints the migration that install (or uninstall) would run, for drizzle-kit, prisma migrate,
+Kysely or any migration tool. Needs no connection, except with --all-tables.
+
+Options:
+  --schema <name>     schema for names without one (default: public); with --all-tables,
+                      the schemas to cover (repeatable)
+  --all-tables        every table in those schemas (connects to list them)
+  --uninstall         print the down migration
+  --all               with --uninstall: remove everything pgcachewatch installed
+  --drizzle           separate statements with drizzle-kit's --> statement-breakpoint
+
+${COMMON_OPTIONS}
+
+${TABLE_NAMES}
+`,
+  watch: `Usage: pgcachewatch watch [options]
+
+LISTENs on the channel and prints one line per change event:
+  <time received>  <schema.table>  <operation>  <latency>
+The latency is measured from the start of the writing transaction (the trigger sends
+transaction_timestamp()) to the moment the event arrived, so it includes the transaction's own
+duration and any clock difference between the database server and this machine.
+Ctrl-C stops.
+
+Options:
+  --json              print each event as a JSON object
+
+${COMMON_OPTIONS}
+`,
+};

@@ -1,0 +1,33 @@
+export { toChannel } from "./channel.js";
+export type { TriggerClient } from "./client.js";
+export { DEFAULT_CHANNEL, INSTALL_REVISION, TRIGGER_NAME, TRIGGER_SCHEMA } from "./definitions.js";
+export { type EnsureTriggersResult, ensureTriggers } from "./ensure.js";
+export {
+  InvalidChannelError,
+  NotATableError,
+  TriggerConflictError,
+  TriggerPermissionError,
+  UnknownTableError,
+} from "./errors.js";
+export { type InstallTriggersOptions, type InstallTriggersResult, installTriggers } from "./install.js";
+export { listWatchableTables } from "./list-tables.js";
+export {
+  type TriggerStatus,
+  type TriggerStatusOptions,
+  triggerStatus,
+  type UnwatchedPartition,
+  type WatchedTable,
+  type WatchedTableKind,
+} from "./status.js";
+export {
+  type SqlTextOptions,
+  type TriggerSqlOptions,
+  triggerSql,
+  type UninstallTriggerSqlOptions,
+  uninstallTriggerSql,
+} from "./trigger-sql.js";
+export {
+  type UninstallTriggersOptions,
+  type UninstallTriggersResult,
+  uninstallTriggers,
+} from "./uninstall.js";
