@@ -1,0 +1,210 @@
+import { createCacheWatch } from "@pgcachewatch/core";
+import pg from "pg";
+import { connect, dropTriggers, installRowTriggers, installStatementTriggers } from "../environment.js";
+import { int, ms, pct } from "../format.js";
+import { type Distribution, now, sleep, summarize } from "../measure.js";
+import { type SectionResult, section } from "../result.js";
+import { sourceVariants } from "../sources.js";
+import type { ScenarioContext } from "./context.js";
+
+const ACCOUNTS = 100_000;
+const ROW_CHANNEL = "bench_row_changes";
+
+interface Variant {
+  name: string;
+  /** Prepare triggers and listeners; returns the teardown. */
+  setup(admin: pg.Client): Promise<() => Promise<void>>;
+}
+
+interface Run {
+  variant: string;
+  workload: string;
+  clients: number;
+  tps: number;
+  latency: Distribution;
+}
+
+/**
+ * Scenario 4: what the change capture costs the writers. pgbench-style single-row UPDATEs from
+ * `pg` clients in this process (prepared statements, autocommit), with no capture, our statement
+ * trigger, the naive row trigger, and the WAL source when available. Every transaction that
+ * NOTIFYs takes a cluster-wide lock until its commit is flushed.
+ */
+export async function runWritePath(context: ScenarioContext): Promise<SectionResult> {
+  const seconds = context.quick ? 1 : 8;
+  const result = section(
+    "write",
+    "Write-path cost of change capture",
+    `Single-row UPDATE ... SET balance = balance + $1 WHERE id = $2 on a ${int(ACCOUNTS)}-row table, autocommit, ` +
+      `prepared, from N pg clients in this process, ${seconds}s per run (after a short warm-up). ` +
+      "Each NOTIFY variant has a live listener draining the channel. The batch row updates 100 rows per statement.",
+  );
+  const admin = await connect(context.url);
+  await admin.query("DROP TABLE IF EXISTS wp_accounts");
+  await admin.query(
+    "CREATE TABLE wp_accounts (id integer PRIMARY KEY, balance integer NOT NULL, filler char(84) NOT NULL DEFAULT '')",
+  );
+  await admin.query(
+    `INSERT INTO wp_accounts (id, balance) SELECT g, 0 FROM generate_series(1, ${ACCOUNTS}) AS g`,
+  );
+  await admin.query("VACUUM ANALYZE wp_accounts");
+
+  const variants: Variant[] = [
+    { name: "no capture", setup: async () => async () => {} },
+    {
+      name: "statement trigger + NOTIFY (ours)",
+      setup: async (client) => {
+        await installStatementTriggers(client, ["wp_accounts"]);
+        const watch = createCacheWatch({ connectionString: context.url });
+        await watch.start();
+        return async () => {
+          await watch.stop();
+          await dropTriggers(client, "wp_accounts");
+        };
+      },
+    },
+    {
+      name: "row trigger + NOTIFY per row (naive)",
+      setup: async (client) => {
+        await installRowTriggers(client, "wp_accounts", ROW_CHANNEL);
+        const listener = await connect(context.url);
+        listener.on("notification", () => {});
+        await listener.query(`LISTEN ${ROW_CHANNEL}`);
+        return async () => {
+          await listener.end();
+          await dropTriggers(client, "wp_accounts");
+        };
+      },
+    },
+  ];
+  for (const source of sourceVariants(context.walAvailable)) {
+    if (source.name !== "wal") continue;
+    variants.push({
+      name: "WAL source (no trigger)",
+      setup: async () => {
+        const watch = createCacheWatch(source.options(context.url, ["wp_accounts"]));
+        await watch.start();
+        return () => watch.stop();
+      },
+    });
+  }
+
+  const runs: Run[] = [];
+  const workloads: { name: string; clients: number; rowsPerStatement: number }[] = [
+    { name: "1-row UPDATE", clients: 1, rowsPerStatement: 1 },
+    ...(context.quick ? [] : [{ name: "1-row UPDATE", clients: 4, rowsPerStatement: 1 }]),
+    { name: "1-row UPDATE", clients: 16, rowsPerStatement: 1 },
+    { name: "100-row UPDATE", clients: 4, rowsPerStatement: 100 },
+  ];
+  try {
+    for (const workload of workloads) {
+      // Variants interleaved per workload, so drift on a shared machine hits them alike.
+      for (const variant of variants) {
+        context.log(`write path: ${variant.name}, ${workload.name}, ${workload.clients} clients`);
+        await dropTriggers(admin, "wp_accounts");
+        const teardown = await variant.setup(admin);
+        try {
+          const measured = await drive(context.url, workload.clients, workload.rowsPerStatement, seconds);
+          runs.push({
+            variant: variant.name,
+            workload: workload.name,
+            clients: workload.clients,
+            ...measured,
+          });
+        } finally {
+          await teardown();
+        }
+      }
+    }
+  } finally {
+    await admin.end();
+  }
+
+  const baseline = (run: Run) =>
+    runs.find((r) => r.variant === "no capture" && r.workload === run.workload && r.clients === run.clients);
+  result.tables.push({
+    title: "Writer throughput",
+    columns: ["workload", "clients", "variant", "tx/s", "vs no capture", "tx p50", "tx p99"],
+    rows: runs.map((r) => {
+      const base = baseline(r);
+      return [
+        r.workload,
+        String(r.clients),
+        r.variant,
+        int(r.tps),
+        base ? pct(r.tps / base.tps) : "",
+        ms(r.latency.p50),
+        ms(r.latency.p99),
+      ];
+    }),
+  });
+  const singleRow = runs.filter((r) => r.workload === "1-row UPDATE");
+  result.charts.push({
+    title: "Single-row UPDATE throughput (tx/s)",
+    unit: "tx/s",
+    log: false,
+    series: variants.map((v) => v.name),
+    groups: [...new Set(singleRow.map((r) => r.clients))].map((clients) => ({
+      label: `${clients} client${clients === 1 ? "" : "s"}`,
+      values: variants.map((v) => singleRow.find((r) => r.clients === clients && r.variant === v.name)?.tps),
+    })),
+  });
+  for (const run of runs.filter((r) => r.variant.startsWith("WAL") && r.workload === "1-row UPDATE")) {
+    const base = baseline(run);
+    if (!base) continue;
+    result.targets.push({
+      target: `WAL source within 5% of no capture (${run.clients} clients)`,
+      measured: pct(run.tps / base.tps),
+      met: run.tps >= base.tps * 0.95,
+    });
+  }
+  result.notes.push(
+    "The load generator shares the machine's cores with the server; at 16 clients the 'no capture' figure " +
+      "may be bounded by the client process as much as by the server.",
+  );
+  return result;
+}
+
+async function drive(
+  url: string,
+  clientCount: number,
+  rowsPerStatement: number,
+  seconds: number,
+): Promise<{ tps: number; latency: Distribution }> {
+  const clients = await Promise.all(
+    Array.from({ length: clientCount }, async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      return client;
+    }),
+  );
+  const text =
+    rowsPerStatement === 1
+      ? "UPDATE wp_accounts SET balance = balance + $1 WHERE id = $2"
+      : `UPDATE wp_accounts SET balance = balance + $1 WHERE id BETWEEN $2 AND $2 + ${rowsPerStatement - 1}`;
+  const samples: number[] = [];
+  let measuring = false;
+  let running = true;
+  let count = 0;
+  const loops = clients.map(async (client) => {
+    while (running) {
+      const id = 1 + Math.floor(Math.random() * (ACCOUNTS - rowsPerStatement));
+      const t0 = now();
+      await client.query({ name: "wp-update", text, values: [1, id] });
+      if (measuring) {
+        samples.push(now() - t0);
+        count++;
+      }
+    }
+  });
+  await sleep(300);
+  measuring = true;
+  const started = now();
+  await sleep(seconds * 1000);
+  measuring = false;
+  const elapsed = (now() - started) / 1000;
+  running = false;
+  await Promise.all(loops);
+  await Promise.all(clients.map((c) => c.end()));
+  return { tps: count / elapsed, latency: summarize(samples) };
+}
