@@ -125,40 +125,13 @@ export function walSourceConstructor(): WalSourceConstructor | undefined {
   return typeof candidate === "function" ? (candidate as WalSourceConstructor) : undefined;
 }
 
-type InstallTriggers = (
-  client: pg.ClientBase,
-  options: { tables: string[]; channel: string },
-) => Promise<unknown>;
-
-/**
- * Our statement-level change trigger on `tables`: core's installTriggers when it is available, else
- * the same design in SQL (one notification per statement, payload v1, deterministic so duplicates fold).
- */
+/** Our statement-level change triggers on `tables`, installed by core exactly as an app would. */
 export async function installStatementTriggers(
   client: pg.ClientBase,
   tables: string[],
   channel = "pgcachewatch",
-): Promise<"installTriggers" | "sql"> {
-  const install = (core as Record<string, unknown>).installTriggers;
-  if (typeof install === "function") {
-    await (install as InstallTriggers)(client, { tables, channel });
-    return "installTriggers";
-  }
-  await client.query(`
-    CREATE OR REPLACE FUNCTION public.bench_notify_statement() RETURNS trigger LANGUAGE plpgsql AS $fn$
-    BEGIN
-      PERFORM pg_notify(TG_ARGV[0], json_build_object('v',1,'s',TG_TABLE_SCHEMA,'t',TG_TABLE_NAME,'op',lower(TG_OP))::text);
-      RETURN NULL;
-    END $fn$`);
-  for (const table of tables) {
-    const quoted = pg.escapeIdentifier(table);
-    await client.query(`DROP TRIGGER IF EXISTS bench_notify_statement ON ${quoted}`);
-    await client.query(
-      `CREATE TRIGGER bench_notify_statement AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${quoted}
-       FOR EACH STATEMENT EXECUTE FUNCTION public.bench_notify_statement(${pg.escapeLiteral(channel)})`,
-    );
-  }
-  return "sql";
+): Promise<void> {
+  await core.installTriggers(client, { tables, channel });
 }
 
 /**
