@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { adapterHitCosts } from "./adapters.js";
+import { adapterHitCosts } from "./adapters/index.js";
 import { parseArgs } from "./args.js";
 import { openEnvironment } from "./environment.js";
 import { now, timerOverhead } from "./measure.js";

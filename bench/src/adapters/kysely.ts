@@ -1,0 +1,45 @@
+import type { CacheWatch } from "@pgcachewatch/core";
+import { cached, pgCacheWatch } from "@pgcachewatch/kysely";
+import { type ColumnType, Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+import type { AdapterPair } from "./run-pair.js";
+
+interface Database {
+  items: {
+    id: number;
+    category: number;
+    name: string;
+    price: string;
+    created_at: ColumnType<Date, never, never>;
+    tags: string[];
+    attributes: unknown;
+  };
+}
+
+/**
+ * Kysely over pg: `$call(cached())` on a client with the plugin and its dialect vs the same query
+ * on a plain client.
+ */
+export function kyselyPair(url: string, watch: CacheWatch): AdapterPair {
+  // Each client owns its pool (destroy() ends it).
+  const plain = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) }),
+  });
+  const plugin = pgCacheWatch(watch);
+  const withCache = new Kysely<Database>({
+    dialect: plugin.dialect(new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) })),
+    plugins: [plugin],
+  });
+  const select = (db: Kysely<Database>, category: number) =>
+    db.selectFrom("items").selectAll().where("category", "=", category).orderBy("id").limit(10);
+  return {
+    name: "Kysely cached()",
+    target: 20,
+    uncached: (category) => select(plain, category).execute(),
+    cached: (category) => select(withCache, category).$call(cached()).execute(),
+    close: async () => {
+      await plain.destroy();
+      await withCache.destroy();
+    },
+  };
+}
