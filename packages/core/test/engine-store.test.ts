@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createCacheWatch, LoadAbortedError, LoadTimeoutError } from "../src/index.js";
+import { cloneValue, createCacheWatch, LoadAbortedError, LoadTimeoutError } from "../src/index.js";
 import { deferred } from "./support/wait.js";
 
 // Pure engine logic, no change source: `source: "none"` serves as soon as started.
@@ -263,6 +263,40 @@ describe("engine: isolation (rule 6)", () => {
     expect(third.json).toEqual({ nested: [{ a: 1 }, null, "x"] });
     expect(watch.stats().hits).toBe(2);
     await watch.stop();
+  });
+});
+
+describe("cloneValue", () => {
+  it("keeps a __proto__ field as data, null-prototype objects as such, and copies nested arrays", () => {
+    const row = JSON.parse('{"__proto__": {"admin": true}, "list": [[1, {"a": 2}], []]}') as {
+      list: [number, { a: number }][];
+    };
+    const copy = cloneValue(row);
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect(Object.hasOwn(copy, "__proto__")).toBe(true);
+    expect((copy as unknown as Record<string, unknown>).admin).toBeUndefined();
+    expect(copy).toEqual(row);
+    copy.list[0]![1]!.a = 99;
+    copy.list[1]!.push([0, { a: 0 }]);
+    expect(row.list).toEqual([[1, { a: 2 }], []]);
+
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { nested: { x: 1 } });
+    const bareCopy = cloneValue(bare);
+    expect(Object.getPrototypeOf(bareCopy)).toBe(null);
+    expect(bareCopy.nested).not.toBe(bare.nested);
+    expect(bareCopy.nested).toEqual({ x: 1 });
+  });
+
+  it("does not copy inherited fields onto the copy", () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.polluted = { injected: true };
+    try {
+      const copy = cloneValue({ own: { a: 1 } });
+      expect(Object.hasOwn(copy, "polluted")).toBe(false);
+      expect(Object.keys(copy)).toEqual(["own"]);
+    } finally {
+      delete proto.polluted;
+    }
   });
 });
 

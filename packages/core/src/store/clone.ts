@@ -37,19 +37,34 @@ function copy(value: unknown, depth: number, size: { bytes: number } | undefined
   }
   if (depth > MAX_DEPTH) throw new UncloneableValueError("value is nested too deeply (or cyclic) to cache");
   if (Array.isArray(value)) {
-    const length = value.length;
-    const out = new Array<unknown>(length);
-    if (size) size.bytes += OBJECT_OVERHEAD + SLOT * length;
-    for (let i = 0; i < length; i++) out[i] = copy(value[i], depth + 1, size);
+    // slice() copies the primitives in one go; only nested objects need a visit.
+    const out: unknown[] = Array.prototype.slice.call(value);
+    if (size) size.bytes += OBJECT_OVERHEAD + SLOT * out.length;
+    for (let i = 0; i < out.length; i++) {
+      const item = out[i];
+      if (typeof item === "object" && item !== null) out[i] = copy(item, depth + 1, size);
+      else if (size) size.bytes += primitiveBytes(item);
+    }
     return out;
   }
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null) {
-    const out: Record<string, unknown> = proto === null ? Object.create(null) : {};
-    const source = value as Record<string, unknown>;
-    const keys = Object.keys(source);
-    if (size) size.bytes += OBJECT_OVERHEAD + SLOT * keys.length;
-    for (const key of keys) out[key] = copy(source[key], depth + 1, size);
+    // Spread copies all own fields at once (and keeps a "__proto__" key as a field, where an
+    // assignment would change the copy's prototype); then only nested objects need a visit.
+    // Symbol-keyed fields come along shallowly (query results have none).
+    const out: Record<string, unknown> =
+      proto === null ? Object.assign(Object.create(null), value) : { ...(value as Record<string, unknown>) };
+    let fields = 0;
+    // for-in is markedly faster than Object.keys on row-sized objects. It also visits inherited
+    // enumerable fields (a polluted prototype): those are only read, never copied onto `out`.
+    for (const key in out) {
+      fields++;
+      const item = out[key];
+      if (typeof item === "object" && item !== null) {
+        if (Object.hasOwn(out, key)) out[key] = copy(item, depth + 1, size);
+      } else if (size) size.bytes += primitiveBytes(item);
+    }
+    if (size) size.bytes += OBJECT_OVERHEAD + SLOT * fields;
     return out;
   }
   if (value instanceof Date) {
