@@ -1,9 +1,10 @@
 import type { CacheWatch } from "@pgcachewatch/core";
 import { pgCacheWatchCache } from "@pgcachewatch/drizzle";
-import { asc, eq } from "drizzle-orm";
+import { asc, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { integer, jsonb, numeric, pgTable, text, timestamp } from "drizzle-orm/pg-core";
 import pg from "pg";
+import { DrizzleMemoryCache } from "./drizzle-memory-cache.js";
 import type { AdapterPair } from "./run-pair.js";
 
 const items = pgTable("items", {
@@ -16,18 +17,64 @@ const items = pgTable("items", {
   attributes: jsonb().notNull(),
 });
 
-/** Drizzle over node-postgres: `.$cached()` on a select vs the same select on a client without a cache. */
-export function drizzlePair(url: string, watch: CacheWatch): AdapterPair {
+type Db = ReturnType<typeof drizzle>;
+
+/** The query, built from scratch on each call as request handlers do. */
+const select = (db: Db, category: number) =>
+  db.select().from(items).where(eq(items.category, category)).orderBy(asc(items.id)).limit(10);
+
+/** The same query with a placeholder, for prepared statements (built and rendered once). */
+const selectPlaceholder = (db: Db) =>
+  db
+    .select()
+    .from(items)
+    .where(eq(items.category, sql.placeholder("category")))
+    .orderBy(asc(items.id))
+    .limit(10);
+
+/** Builder `.$cached()` vs the same builder on a client without a cache. */
+export function drizzleBuilderPair(url: string, watch: CacheWatch): AdapterPair {
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   const plain = drizzle({ client: pool });
   const withCache = drizzle({ client: pool, cache: pgCacheWatchCache(watch) });
-  const select = (db: typeof plain, category: number) =>
-    db.select().from(items).where(eq(items.category, category)).orderBy(asc(items.id)).limit(10);
   return {
     name: "Drizzle .$cached()",
     target: 20,
     uncached: (category) => select(plain, category).execute(),
     cached: (category) => select(withCache, category).$cached(),
+    hits: () => watch.stats().hits,
+    close: () => pool.end(),
+  };
+}
+
+/** A prepared statement with `$withCache()` (served by the engine) vs the same prepared statement uncached. */
+export function drizzlePreparedPair(url: string, watch: CacheWatch): AdapterPair {
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const plain = selectPlaceholder(drizzle({ client: pool })).prepare("bench_items_plain");
+  const cached = selectPlaceholder(drizzle({ client: pool, cache: pgCacheWatchCache(watch) }))
+    .$withCache()
+    .prepare("bench_items_cached");
+  return {
+    name: "Drizzle prepared .$withCache()",
+    target: 20,
+    uncached: (category) => plain.execute({ category }),
+    cached: (category) => cached.execute({ category }),
+    hits: () => watch.stats().hits,
+    close: () => pool.end(),
+  };
+}
+
+/** Drizzle's own cache (`$withCache()` on an in-memory Cache), for comparison: no isolation, no invalidation from other writers. */
+export function drizzleBuiltInPair(url: string): AdapterPair {
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const cache = new DrizzleMemoryCache();
+  const plain = drizzle({ client: pool });
+  const withCache = drizzle({ client: pool, cache });
+  return {
+    name: "Drizzle built-in cache (in-memory Cache)",
+    uncached: (category) => select(plain, category).execute(),
+    cached: (category) => select(withCache, category).$withCache(),
+    hits: () => cache.hits,
     close: () => pool.end(),
   };
 }

@@ -37,6 +37,7 @@ export function kyselyPair(url: string, watch: CacheWatch): AdapterPair {
     target: 20,
     uncached: (category) => select(plain, category).execute(),
     cached: (category) => select(withCache, category).$call(cached()).execute(),
+    hits: () => watch.stats().hits,
     close: async () => {
       await plain.destroy();
       await withCache.destroy();

@@ -20,6 +20,7 @@ export async function prismaPair(url: string, watch: CacheWatch): Promise<Adapte
     target: 10,
     uncached: (category) => plain.item.findMany(args(category)),
     cached: (category) => extended.item.findMany(args(category)),
+    hits: () => watch.stats().hits,
     close: async () => {
       await plain.$disconnect();
       await base.$disconnect();
