@@ -90,3 +90,21 @@ test("a write through the app is visible to its next read at once (read-your-wri
 test("an unknown post is a 404", async () => {
   expect((await getPost(999)).status).toBe(404);
 });
+
+test("with cache: false every read goes to PostgreSQL: no cache traffic, another client's write seen at once", async () => {
+  const uncached = buildApp({ databaseUrl: db.url, cache: false });
+  const url = await uncached.app.listen({ host: "127.0.0.1", port: 0 });
+  const read = async () => (await (await fetch(`${url}/posts/2`)).json()) as Record<string, unknown>;
+  const writer = await db.externalWriter();
+  try {
+    const before = await read();
+    expect(await read()).toEqual(before);
+    // No waiting for the change event: the next read runs the query again.
+    await writer.query("UPDATE posts SET title = 'Moth' WHERE id = 2");
+    expect(await read()).toMatchObject({ id: 2, title: "Moth" });
+    expect(uncached.watch.stats()).toMatchObject({ hits: 0, misses: 0, loads: 0 });
+  } finally {
+    await writer.query("UPDATE posts SET title = 'The first bug' WHERE id = 2");
+    await uncached.app.close();
+  }
+});

@@ -103,3 +103,21 @@ test("a comment added through the app is in the next read at once (read-your-wri
   expect(reasons).toContain("mutation");
   expect((await getComments(3)).body.map((c) => c.body)).toEqual(["Strong words.", "Considered."]);
 });
+
+test("with cache: false every read goes to PostgreSQL: no cache traffic, another client's write seen at once", async () => {
+  const uncached = buildApp({ databaseUrl: db.url, cache: false });
+  const url = await uncached.app.listen({ host: "127.0.0.1", port: 0 });
+  const read = async () => (await (await fetch(`${url}/posts/2/comments`)).json()) as CommentBody[];
+  const writer = await db.externalWriter();
+  try {
+    const before = await read();
+    expect(await read()).toEqual(before);
+    // No waiting for the change event: the next read runs the query again.
+    await writer.query("UPDATE comments SET body = 'A moth.' WHERE id = 3");
+    expect((await read()).map((c) => c.body)).toEqual(["A moth."]);
+    expect(uncached.watch.stats()).toMatchObject({ hits: 0, misses: 0, loads: 0 });
+  } finally {
+    await writer.query("UPDATE comments SET body = 'A fine specimen.' WHERE id = 3");
+    await uncached.app.close();
+  }
+});

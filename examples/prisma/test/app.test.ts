@@ -9,11 +9,12 @@ const db = useTestDatabase("example_prisma");
 let app: FastifyInstance;
 let watch: CacheWatch;
 let baseUrl: string;
+let buildApp: typeof import("../src/app.js").buildApp;
 
 beforeAll(async () => {
   // The generated client is not committed: produce it before the app module loads it.
   ensurePrismaClient();
-  const { buildApp } = await import("../src/app.js");
+  ({ buildApp } = await import("../src/app.js"));
   await setupDatabase(db.url);
   ({ app, watch } = buildApp({ databaseUrl: db.url }));
   baseUrl = await app.listen({ host: "127.0.0.1", port: 0 });
@@ -101,4 +102,22 @@ test("a post created through the app is in the user's next read at once (read-yo
 
 test("an unknown user is a 404", async () => {
   expect((await getUser(999)).status).toBe(404);
+});
+
+test("with cache: false every read goes to PostgreSQL: no cache traffic, another client's write seen at once", async () => {
+  const uncached = buildApp({ databaseUrl: db.url, cache: false });
+  const url = await uncached.app.listen({ host: "127.0.0.1", port: 0 });
+  const read = async () => (await (await fetch(`${url}/users/3`)).json()) as UserBody;
+  const writer = await db.externalWriter();
+  try {
+    const before = await read();
+    expect(await read()).toEqual(before);
+    // No waiting for the change event: the next read runs the query again.
+    await writer.query("UPDATE users SET name = 'E. W. Dijkstra' WHERE id = 3");
+    expect(await read()).toMatchObject({ id: 3, name: "E. W. Dijkstra" });
+    expect(uncached.watch.stats()).toMatchObject({ hits: 0, misses: 0, loads: 0 });
+  } finally {
+    await writer.query("UPDATE users SET name = 'Edsger Dijkstra' WHERE id = 3");
+    await uncached.app.close();
+  }
 });
