@@ -23,7 +23,7 @@ export interface AdapterPair {
  */
 export async function measurePair(pair: AdapterPair, quick: boolean): Promise<HitCostVariant> {
   const queryIterations = quick ? 300 : 5_000;
-  const hitIterations = quick ? 20_000 : 200_000;
+  const hitIterations = quick ? 5_000 : 100_000;
   const uncached = await measureAsync((i) => pair.uncached(i % CATEGORIES), {
     iterations: queryIterations,
     warmup: Math.min(500, queryIterations),
@@ -37,7 +37,7 @@ export async function measurePair(pair: AdapterPair, quick: boolean): Promise<Hi
       calls++;
       return pair.cached(i % CATEGORIES);
     },
-    { iterations: hitIterations, warmup: 10_000 },
+    { iterations: hitIterations, warmup: quick ? 2_000 : 10_000 },
   );
   const hits = pair.hits() - before;
   if (hits < calls) throw new Error(`${pair.name}: only ${hits} of ${calls} cached calls were hits`);
