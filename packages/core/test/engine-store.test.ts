@@ -1,3 +1,5 @@
+import v8 from "node:v8";
+import vm from "node:vm";
 import { describe, expect, it } from "vitest";
 import { cloneValue, createCacheWatch, LoadAbortedError, LoadTimeoutError } from "../src/index.js";
 import { deferred } from "./support/wait.js";
@@ -320,6 +322,45 @@ describe("engine: bounds (rule 8)", () => {
     expect(stats.entries).toBe(100_000 - stats.evictions);
     watch.invalidateAll();
     expect(watch.stats()).toMatchObject({ entries: 0, bytes: 0 });
+    await watch.stop();
+  });
+
+  it("counts at least the heap its entries take: Date-heavy rows flooded past maxBytes", async () => {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    const settledHeap = () => {
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    // Timestamps come back as Date objects, 112 bytes of heap each.
+    const rows = (i: number) =>
+      Array.from({ length: 10 }, (_, k) => ({
+        id: i * 10 + k,
+        created_at: new Date(1.7e12 + i),
+        updated_at: new Date(1.7e12 + k),
+        deleted_at: new Date(1.6e12 + i),
+      }));
+    const fill = async (watch: Awaited<ReturnType<typeof engine>>, keys: number) => {
+      for (let i = 0; i < keys; i++)
+        await watch.load({ key: `rows:${i}`, tables: ["t"] }, async () => rows(i));
+    };
+    // Compile and optimize the fill path first, so the heap measured below is the cache's.
+    const warm = await engine({ maxBytes: 1024 * 1024, maxEntries: 1_000_000, ttl: 0 });
+    await fill(warm, 3000);
+    await warm.stop();
+
+    const maxBytes = 8 * 1024 * 1024;
+    const watch = await engine({ maxBytes, maxEntries: 1_000_000, ttl: 0 });
+    const before = settledHeap();
+    await fill(watch, 6000);
+    const grown = settledHeap() - before;
+    const stats = watch.stats();
+    expect(stats.evictions).toBeGreaterThan(1000);
+    expect(stats.bytes).toBeLessThanOrEqual(maxBytes);
+    expect(grown).toBeLessThanOrEqual(stats.bytes);
+    // An estimate, not a blanket overcount.
+    expect(grown).toBeGreaterThan(stats.bytes * 0.8);
     await watch.stop();
   });
 

@@ -25,12 +25,35 @@ describe("MemoryStore", () => {
   });
 
   it("evicts by bytes", () => {
-    const store = new MemoryStore({ maxEntries: 100, maxBytes: 25 });
-    store.set("a", entry(["t"], 10));
-    store.set("b", entry(["t"], 10));
-    store.set("c", entry(["t"], 10));
+    const unbounded = new MemoryStore({ maxEntries: 100, maxBytes: Number.POSITIVE_INFINITY });
+    unbounded.set("a", entry(["t"], 1000));
+    unbounded.set("b", entry(["t"], 1000));
+    const two = unbounded.bytes;
+    const store = new MemoryStore({ maxEntries: 100, maxBytes: two + 500 });
+    store.set("a", entry(["t"], 1000));
+    store.set("b", entry(["t"], 1000));
+    store.set("c", entry(["t"], 1000));
     expect(store.size).toBe(2);
-    expect(store.bytes).toBe(20);
+    expect(store.bytes).toBe(two);
+  });
+
+  it("counts its index on top of the entries' bytes: per entry, per tag it carries, per tag indexed", () => {
+    const store = new MemoryStore({ maxEntries: 100, maxBytes: Number.POSITIVE_INFINITY });
+    store.set("a", entry(["shared"], 0));
+    const first = store.bytes;
+    store.set("b", entry(["shared"], 0));
+    const perEntry = store.bytes - first;
+    // The first entry also paid for indexing its tag.
+    expect(first).toBeGreaterThan(perEntry);
+    expect(perEntry).toBeGreaterThan(0);
+    const two = store.bytes;
+    store.set("c", entry(["shared", "own"], 0));
+    // Like "a" it has a tag indexed for it, and it is in two tags' sets.
+    expect(store.bytes - two).toBeGreaterThan(first);
+    store.delete("c");
+    expect(store.bytes).toBe(first + perEntry);
+    expect(store.deleteTag("shared")).toBe(2);
+    expect(store.bytes).toBe(0);
   });
 
   it("the tag index shrinks with the entries (rule 8)", () => {

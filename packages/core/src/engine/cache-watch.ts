@@ -15,6 +15,7 @@ import type { ChangeSource } from "../sources/change-source.js";
 import { createSource } from "../sources/create-source.js";
 import type { CacheStore } from "../store/cache-store.js";
 import { cloneAndMeasure, cloneValue } from "../store/clone.js";
+import { arrayBytes, CONS_STRING_BYTES, stringBytes } from "../store/heap-size.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { toChannel } from "../triggers/channel.js";
 import { ensureTriggers } from "../triggers/ensure.js";
@@ -95,6 +96,8 @@ interface Flight {
   storable: boolean;
 }
 
+/** A StoreEntry: a 3-word header, 4 fields, and expiresAt boxed as a heap number. */
+const ENTRY_RECORD_BYTES = 72;
 const NEVER_ABORTED = new AbortController().signal;
 const NO_OP_CONTROL: LoadControl = { doNotStore() {} };
 const DEFAULTS = {
@@ -329,8 +332,11 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
 
   /** The engine's tags for a set of tables and user tags (adapters rarely need this). */
   tagsFor(tables: readonly TableInput[], tags?: readonly string[]): string[] {
-    const result = tables.map((t) => tableTag(toTableRef(t, this.defaultSchema)));
-    if (tags) for (const tag of tags) result.push(userTag(tag));
+    // Sized up front: an entry keeps this array, and growing it by push would leave spare slots.
+    const result = new Array<string>(tables.length + (tags?.length ?? 0));
+    let i = 0;
+    for (const table of tables) result[i++] = tableTag(toTableRef(table, this.defaultSchema));
+    if (tags) for (const tag of tags) result[i++] = userTag(tag);
     return result;
   }
 
@@ -547,7 +553,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       this.#counters.fillsTooLarge++;
       return;
     }
-    const bytes = measured.bytes + key.length * 2 + 96;
+    const bytes = measured.bytes + entryRecordBytes(key, tags);
     if (bytes > this.#maxEntryBytes) {
       this.#counters.fillsTooLarge++;
       return;
@@ -651,6 +657,17 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     promise.catch(() => {});
     return promise;
   }
+}
+
+/**
+ * What an entry holds besides its value: the entry record (4 fields, its expiry a boxed number),
+ * its key, its array of tags and the tags. Keys and tags are built by concatenation, so each may be
+ * a cons string over its flat copy.
+ */
+function entryRecordBytes(key: string, tags: readonly string[]): number {
+  let bytes = ENTRY_RECORD_BYTES + CONS_STRING_BYTES + stringBytes(key) + arrayBytes(tags.length);
+  for (const tag of tags) bytes += CONS_STRING_BYTES + stringBytes(tag);
+  return bytes;
 }
 
 /** Namespace for tags users attach with `LoadRequest.tags`. */

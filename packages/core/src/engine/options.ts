@@ -19,7 +19,7 @@ export interface CacheWatchOptions {
   wal?: Omit<WalSourceOptions, "connectionString" | "logger">;
   /** Most entries kept. Default 10 000. */
   maxEntries?: number;
-  /** Most approximate heap bytes kept. Default 64 MiB. */
+  /** Most approximate heap bytes kept: values, keys and the store's index. Default 64 MiB. */
   maxBytes?: number;
   /** A result larger than this is returned but not cached. Default maxBytes / 16. */
   maxEntryBytes?: number;

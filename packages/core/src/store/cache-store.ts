@@ -1,7 +1,7 @@
 /** One cached value and what it depends on. */
 export interface StoreEntry {
   readonly value: unknown;
-  /** Approximate heap bytes (see cloneAndMeasure). */
+  /** Approximate heap bytes of the value, key and tags (see cloneAndMeasure); the store adds its index. */
   readonly bytes: number;
   /** Table tags and user tags; invalidating any of them drops the entry. */
   readonly tags: readonly string[];
@@ -24,6 +24,7 @@ export interface CacheStore {
   /** Drop everything; returns how many. */
   clear(): number;
   readonly size: number;
+  /** Approximate heap bytes held: the entries' bytes and the store's own structures. */
   readonly bytes: number;
   /** Number of tags currently indexed (shrinks with the entries: rule 8). */
   readonly tagCount: number;

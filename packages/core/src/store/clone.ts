@@ -8,6 +8,18 @@
  * prototype). A class instance that is mutated in place is the one case this does not protect.
  */
 
+import {
+  ARRAY_BUFFER_BYTES,
+  arrayBytes,
+  DATE_BYTES,
+  dictionaryObjectBytes,
+  mapBytes,
+  plainObjectBytes,
+  primitiveBytes,
+  setBytes,
+  VIEW_BYTES,
+} from "./heap-size.js";
+
 /** Deeper than this is treated as cyclic: the value is returned to its caller but not cached. */
 const MAX_DEPTH = 256;
 
@@ -26,10 +38,6 @@ export function cloneAndMeasure<T>(value: T): { copy: T; bytes: number } {
   return { copy: result, bytes: size.bytes };
 }
 
-// Rough V8 sizes: enough to keep memory bounded by maxBytes, not an exact account.
-const OBJECT_OVERHEAD = 24;
-const SLOT = 8;
-
 function copy(value: unknown, depth: number, size: { bytes: number } | undefined): unknown {
   if (typeof value !== "object" || value === null) {
     if (size) size.bytes += primitiveBytes(value);
@@ -39,7 +47,7 @@ function copy(value: unknown, depth: number, size: { bytes: number } | undefined
   if (Array.isArray(value)) {
     // slice() copies the primitives in one go; only nested objects need a visit.
     const out: unknown[] = Array.prototype.slice.call(value);
-    if (size) size.bytes += OBJECT_OVERHEAD + SLOT * out.length;
+    if (size) size.bytes += arrayBytes(out.length);
     for (let i = 0; i < out.length; i++) {
       const item = out[i];
       if (typeof item === "object" && item !== null) out[i] = copy(item, depth + 1, size);
@@ -64,15 +72,15 @@ function copy(value: unknown, depth: number, size: { bytes: number } | undefined
         if (Object.hasOwn(out, key)) out[key] = copy(item, depth + 1, size);
       } else if (size) size.bytes += primitiveBytes(item);
     }
-    if (size) size.bytes += OBJECT_OVERHEAD + SLOT * fields;
+    if (size) size.bytes += proto === null ? dictionaryObjectBytes(fields) : plainObjectBytes(fields);
     return out;
   }
   if (value instanceof Date) {
-    if (size) size.bytes += OBJECT_OVERHEAD + SLOT;
+    if (size) size.bytes += DATE_BYTES;
     return new Date(value.getTime());
   }
   if (ArrayBuffer.isView(value)) {
-    if (size) size.bytes += OBJECT_OVERHEAD * 2 + value.byteLength;
+    if (size) size.bytes += VIEW_BYTES + value.byteLength;
     if (Buffer.isBuffer(value)) return Buffer.from(value);
     if (value instanceof DataView) {
       return new DataView(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
@@ -81,33 +89,22 @@ function copy(value: unknown, depth: number, size: { bytes: number } | undefined
     return new TypedArray(value);
   }
   if (value instanceof ArrayBuffer) {
-    if (size) size.bytes += OBJECT_OVERHEAD + value.byteLength;
+    if (size) size.bytes += ARRAY_BUFFER_BYTES + value.byteLength;
     return value.slice(0);
   }
   if (value instanceof Map) {
-    if (size) size.bytes += OBJECT_OVERHEAD + 3 * SLOT * value.size;
+    if (size) size.bytes += mapBytes(value.size);
     const out = new Map<unknown, unknown>();
     for (const [k, v] of value) out.set(copy(k, depth + 1, size), copy(v, depth + 1, size));
     return out;
   }
   if (value instanceof Set) {
-    if (size) size.bytes += OBJECT_OVERHEAD + 2 * SLOT * value.size;
+    if (size) size.bytes += setBytes(value.size);
     const out = new Set<unknown>();
     for (const v of value) out.add(copy(v, depth + 1, size));
     return out;
   }
   // Another class instance: shared as an immutable value. Count it by its own enumerable fields.
-  if (size) size.bytes += OBJECT_OVERHEAD + SLOT * Object.keys(value).length + 32;
+  if (size) size.bytes += plainObjectBytes(Object.keys(value).length) + 32;
   return value;
-}
-
-function primitiveBytes(value: unknown): number {
-  switch (typeof value) {
-    case "string":
-      return 16 + value.length * 2;
-    case "bigint":
-      return 24;
-    default:
-      return SLOT;
-  }
 }

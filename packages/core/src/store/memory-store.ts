@@ -1,4 +1,11 @@
 import type { CacheStore, RemovalReason, StoreEntry } from "./cache-store.js";
+import {
+  CONS_STRING_BYTES,
+  MAP_SLOT_BYTES,
+  SET_SLOT_BYTES,
+  SMALLEST_SET_BYTES,
+  stringBytes,
+} from "./heap-size.js";
 
 export interface MemoryStoreOptions {
   maxEntries: number;
@@ -6,9 +13,22 @@ export interface MemoryStoreOptions {
   onRemove?: (key: string, reason: RemovalReason) => void;
 }
 
+// What the store's own structures cost, on top of the entries' bytes. A Map or Set leaves a removed
+// key's slot in place until its table is rebuilt, and grows instead of rebuilding while fewer than
+// half the slots are removed; it shrinks once under a quarter is in use. With keys coming and going
+// (evictions, and every hit moves its key to the end) a table holds up to 4 slots per live key.
+
+/** An entry's share of the LRU Map. */
+const ENTRY_INDEX_BYTES = 4 * MAP_SLOT_BYTES;
+/** An entry's share of the Set of one of its tags. */
+const TAG_MEMBER_BYTES = 4 * SET_SLOT_BYTES;
+/** An indexed tag, besides its characters: its Set, its share of the tag index Map, a cons string. */
+const TAG_INDEX_BYTES = SMALLEST_SET_BYTES + ENTRY_INDEX_BYTES + CONS_STRING_BYTES;
+
 /**
  * An LRU bounded by entry count and by approximate bytes, with per-entry expiry and an index from
- * tag to keys that shrinks with the entries. A Map's insertion order is the recency order.
+ * tag to keys that shrinks with the entries. A Map's insertion order is the recency order. `bytes`
+ * is the entries' own bytes plus what indexing them costs.
  */
 export class MemoryStore implements CacheStore {
   readonly #entries = new Map<string, StoreEntry>();
@@ -49,12 +69,13 @@ export class MemoryStore implements CacheStore {
     const previous = this.#entries.get(key);
     if (previous !== undefined) this.#remove(key, previous, "invalidated");
     this.#entries.set(key, entry);
-    this.#bytes += entry.bytes;
+    this.#bytes += entry.bytes + ENTRY_INDEX_BYTES + TAG_MEMBER_BYTES * entry.tags.length;
     for (const tag of entry.tags) {
       let keys = this.#tagIndex.get(tag);
       if (keys === undefined) {
         keys = new Set();
         this.#tagIndex.set(tag, keys);
+        this.#bytes += TAG_INDEX_BYTES + stringBytes(tag);
       }
       keys.add(key);
     }
@@ -79,7 +100,8 @@ export class MemoryStore implements CacheStore {
         removed++;
       }
     }
-    this.#tagIndex.delete(tag);
+    // Normally gone with its last entry.
+    if (this.#tagIndex.delete(tag)) this.#bytes -= TAG_INDEX_BYTES + stringBytes(tag);
     return removed;
   }
 
@@ -107,12 +129,15 @@ export class MemoryStore implements CacheStore {
 
   #remove(key: string, entry: StoreEntry, reason: RemovalReason): void {
     this.#entries.delete(key);
-    this.#bytes -= entry.bytes;
+    this.#bytes -= entry.bytes + ENTRY_INDEX_BYTES + TAG_MEMBER_BYTES * entry.tags.length;
     for (const tag of entry.tags) {
       const keys = this.#tagIndex.get(tag);
       if (keys === undefined) continue;
       keys.delete(key);
-      if (keys.size === 0) this.#tagIndex.delete(tag);
+      if (keys.size === 0) {
+        this.#tagIndex.delete(tag);
+        this.#bytes -= TAG_INDEX_BYTES + stringBytes(tag);
+      }
     }
     this.#options.onRemove?.(key, reason);
   }
