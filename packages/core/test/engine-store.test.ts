@@ -279,7 +279,7 @@ describe("cloneValue", () => {
     expect((copy as unknown as Record<string, unknown>).admin).toBeUndefined();
     expect(copy).toEqual(row);
     copy.list[0]![1]!.a = 99;
-    copy.list[1]!.push([0, { a: 0 }]);
+    copy.list[1]!.push(0);
     expect(row.list).toEqual([[1, { a: 2 }], []]);
 
     const bare = Object.assign(Object.create(null) as Record<string, unknown>, { nested: { x: 1 } });
