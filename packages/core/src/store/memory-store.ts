@@ -25,6 +25,16 @@ const TAG_MEMBER_BYTES = 4 * SET_SLOT_BYTES;
 /** An indexed tag, besides its characters: its Set, its share of the tag index Map, a cons string. */
 const TAG_INDEX_BYTES = SMALLEST_SET_BYTES + ENTRY_INDEX_BYTES + CONS_STRING_BYTES;
 
+/** An entry with its share of the LRU Map and of its tags' Sets. */
+function storedBytes(entry: StoreEntry): number {
+  return entry.bytes + ENTRY_INDEX_BYTES + TAG_MEMBER_BYTES * entry.tags.length;
+}
+
+/** A tag in the index: its Set, its slot, its characters. */
+function indexedTagBytes(tag: string): number {
+  return TAG_INDEX_BYTES + stringBytes(tag);
+}
+
 /**
  * An LRU bounded by entry count and by approximate bytes, with per-entry expiry and an index from
  * tag to keys that shrinks with the entries. A Map's insertion order is the recency order. `bytes`
@@ -69,13 +79,13 @@ export class MemoryStore implements CacheStore {
     const previous = this.#entries.get(key);
     if (previous !== undefined) this.#remove(key, previous, "invalidated");
     this.#entries.set(key, entry);
-    this.#bytes += entry.bytes + ENTRY_INDEX_BYTES + TAG_MEMBER_BYTES * entry.tags.length;
+    this.#bytes += storedBytes(entry);
     for (const tag of entry.tags) {
       let keys = this.#tagIndex.get(tag);
       if (keys === undefined) {
         keys = new Set();
         this.#tagIndex.set(tag, keys);
-        this.#bytes += TAG_INDEX_BYTES + stringBytes(tag);
+        this.#bytes += indexedTagBytes(tag);
       }
       keys.add(key);
     }
@@ -101,7 +111,7 @@ export class MemoryStore implements CacheStore {
       }
     }
     // Normally gone with its last entry.
-    if (this.#tagIndex.delete(tag)) this.#bytes -= TAG_INDEX_BYTES + stringBytes(tag);
+    if (this.#tagIndex.delete(tag)) this.#bytes -= indexedTagBytes(tag);
     return removed;
   }
 
@@ -129,14 +139,14 @@ export class MemoryStore implements CacheStore {
 
   #remove(key: string, entry: StoreEntry, reason: RemovalReason): void {
     this.#entries.delete(key);
-    this.#bytes -= entry.bytes + ENTRY_INDEX_BYTES + TAG_MEMBER_BYTES * entry.tags.length;
+    this.#bytes -= storedBytes(entry);
     for (const tag of entry.tags) {
       const keys = this.#tagIndex.get(tag);
       if (keys === undefined) continue;
       keys.delete(key);
       if (keys.size === 0) {
         this.#tagIndex.delete(tag);
-        this.#bytes -= TAG_INDEX_BYTES + stringBytes(tag);
+        this.#bytes -= indexedTagBytes(tag);
       }
     }
     this.#options.onRemove?.(key, reason);
