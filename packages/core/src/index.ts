@@ -48,6 +48,7 @@ export {
 export { queryKey } from "./keys/query-key.js";
 export { PGEventQueue } from "./listener.js";
 export { type Logger, silentLogger } from "./logger.js";
+export type { PgQueryable, PgQueryOptions, PgQueryResult } from "./pg/cached-pg-query.js";
 export type { ChangeSource, ChangeSourceHandlers } from "./sources/change-source.js";
 export { NotifySource, type NotifySourceOptions } from "./sources/notify-source.js";
 export { quoteIdentifier } from "./sources/quote-identifier.js";

@@ -9,6 +9,12 @@ import {
   tableTag,
 } from "../events/table-name.js";
 import { type Logger, silentLogger } from "../logger.js";
+import {
+  cachedPgQuery,
+  type PgQueryable,
+  type PgQueryOptions,
+  type PgQueryResult,
+} from "../pg/cached-pg-query.js";
 import type { ChangeSource } from "../sources/change-source.js";
 import { createSource } from "../sources/create-source.js";
 import type { CacheStore } from "../store/cache-store.js";
@@ -17,6 +23,7 @@ import { MemoryStore } from "../store/memory-store.js";
 import { toChannel } from "../triggers/channel.js";
 import { ConnectionStates } from "./connection-states.js";
 import { type Counters, newCounters } from "./counters.js";
+import { DefaultAnalyzer } from "./default-analyzer.js";
 import { DEFAULTS } from "./defaults.js";
 import { type Dependencies, DependencyCollector } from "./dependency-collector.js";
 import { entryRecordBytes } from "./entry-bytes.js";
@@ -78,7 +85,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   readonly #ttl: number;
   readonly #loadTimeout: number;
   readonly #isolate = (value: unknown): unknown => cloneValue(value);
-  #analyzer: StatementAnalyzer | undefined;
+  readonly #analyzer: StatementAnalyzer;
   #source: ChangeSource | undefined;
   #state: EngineState = "idle";
   #everReady = false;
@@ -100,7 +107,12 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#maxEntryBytes = options.maxEntryBytes ?? Math.floor(maxBytes / 16);
     this.#ttl = options.ttl ?? DEFAULTS.ttl;
     this.#loadTimeout = options.loadTimeout ?? 0;
-    this.#analyzer = options.analyzer;
+    this.#analyzer =
+      options.analyzer ??
+      new DefaultAnalyzer({
+        connectionString: options.connectionString ?? process.env.DATABASE_URL,
+        logger: this.#logger,
+      });
     this.#store =
       options.store ??
       new MemoryStore({
@@ -186,7 +198,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     if (!wasReady) this.#rejectReady(new EngineStoppedError());
     await Promise.allSettled([...this.#flights.running].map((flight) => flight.promise));
     await this.#source?.stop();
-    await this.#analyzer?.close();
+    await this.#analyzer.close();
     this.#clock.markAll();
     this.#flush("stop");
   }
@@ -229,6 +241,19 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
    */
   runStatement<T>(statement: Statement, run: () => Promise<T>): Promise<T> {
     return this.#statements.run(statement, run);
+  }
+
+  /**
+   * A raw SQL statement on a pg.Pool, pg.Client or PoolClient: a read is cached under the tables
+   * it reads (derived from the SQL, no tables to name); a write runs and invalidates at once.
+   */
+  query<R = Record<string, unknown>>(
+    client: PgQueryable,
+    text: string,
+    params?: readonly unknown[],
+    options?: PgQueryOptions,
+  ): Promise<PgQueryResult<R>> {
+    return cachedPgQuery<R>(this, client, text, params, options);
   }
 
   /** Whether `connection` is inside a transaction that this engine saw begin. */
@@ -300,6 +325,11 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       lastEventLatencyMs: this.#latency.last,
       p99EventLatencyMs: this.#latency.percentile(99),
     };
+  }
+
+  /** The analyzer that reads the statements loads run (its counters show a hit does no analysis). */
+  get analyzer(): StatementAnalyzer {
+    return this.#analyzer;
   }
 
   /** The change source in use (undefined for `source: "none"` or before start). */
@@ -470,7 +500,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#clock.markAll();
     this.#flush("listener-ready");
     // The schema may have changed while nobody listened.
-    this.#analyzer?.invalidateCatalog();
+    this.#analyzer.invalidateCatalog();
     if (this.#everReady) this.#counters.reconnects++;
     this.#state = "serving";
     if (!this.#everReady) {

@@ -10,11 +10,17 @@ export interface StatementAnalysis {
   /** Why the result may differ per role or session (row-level security, current_user, current_setting). */
   readonly sessionDependent: string | undefined;
   readonly transaction: "begin" | "commit" | "rollback" | "savepoint" | "release" | "rollback-to" | undefined;
+  /** What the (last) statement is: only a "select" may be shared between callers. */
+  readonly kind?: string;
+  /** The statement changes the schema (DDL, GRANT): the catalog is reloaded once it ran. */
+  readonly schemaChange?: true;
 }
 
 export interface AnalysisContext {
   /** The search_path of the connection the statement ran on (raw setting text). */
   readonly searchPath?: string;
+  /** The role `"$user"` in the search_path stands for, when it is not the catalog connection's. */
+  readonly user?: string;
 }
 
 /** The analyzer as the engine uses it: synchronous when memoised or the catalog is known. */
@@ -22,6 +28,8 @@ export interface StatementAnalyzer {
   analyze(sql: string, context?: AnalysisContext): StatementAnalysis | Promise<StatementAnalysis>;
   /** The schema changed (or the source reconnected): reload the catalog before the next analysis. */
   invalidateCatalog(): void;
+  /** Parses, memo hits and catalog loads so far. */
+  readonly counters?: { readonly parses: number; readonly memoHits: number; readonly catalogLoads: number };
   close(): Promise<void>;
 }
 
