@@ -79,10 +79,11 @@ export function loadWith(
   connection: object | undefined,
   options: CachedQueryOptions | undefined,
 ): Promise<unknown> {
+  const tables = options?.tables;
   return watch.load(
     {
-      key: read.key,
-      tables: options?.tables,
+      key: tables === undefined ? read.key : withDeclaredTables(read.key, tables),
+      tables,
       scope: options?.scope,
       // Decided by the connection the read runs on: another request's transaction on a shared
       // pg.Client makes this read see its uncommitted rows.
@@ -94,6 +95,14 @@ export function loadWith(
     },
     read.run,
   );
+}
+
+/**
+ * Declared tables are part of the key: an entry stored without them must not answer a read that
+ * asked to be invalidated by them too.
+ */
+function withDeclaredTables(key: string | undefined, tables: readonly TableInput[]): string | undefined {
+  return key === undefined ? undefined : `${key}\u0001tables\u0000${JSON.stringify(tables)}`;
 }
 
 function tagsOf(tag: string | readonly string[] | undefined): readonly string[] | undefined {
