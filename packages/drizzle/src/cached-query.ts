@@ -111,7 +111,10 @@ function tagsOf(tag: string | readonly string[] | undefined): readonly string[] 
 }
 
 /** `db.select()...$cached()`: the key costs Drizzle's own rendering (`toSQL()`) plus the parameters. */
-export function cachedSelect(builder: SelectBuilderInternals, options?: CachedQueryOptions): Promise<unknown> {
+export function cachedSelect(
+  builder: SelectBuilderInternals,
+  options?: CachedQueryOptions,
+): Promise<unknown> {
   const query = builder.dialect.sqlToQuery(builder.getSQL());
   return loadCached(
     {

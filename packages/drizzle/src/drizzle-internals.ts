@@ -82,6 +82,7 @@ function relationKeys(selection: readonly RelationSelection[]): unknown[] {
  */
 export function connectionOf(client: unknown): object | undefined {
   if (typeof client !== "object" || client === null) return undefined;
-  const name = (Object.getPrototypeOf(client) as { constructor?: { name?: string } } | null)?.constructor?.name;
+  const name = (Object.getPrototypeOf(client) as { constructor?: { name?: string } } | null)?.constructor
+    ?.name;
   return name?.includes("Pool") ? undefined : client;
 }

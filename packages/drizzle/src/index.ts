@@ -31,7 +31,6 @@ declare module "drizzle-orm/pg-core" {
      */
     $cached(options?: CachedQueryOptions): Promise<TResult>;
   }
-
 }
 
 declare module "drizzle-orm/pg-core/query-builders/raw" {

@@ -81,11 +81,7 @@ function recordReadNamespaces(): void {
     const prepared = originalSelectPrepare.call(this, name);
     if (cacheOfSession(this.session)) {
       const { fields } = this.config;
-      prepared[kReadNamespace] = () => [
-        "drizzle:select",
-        selectionShape(fields),
-        prepared.getQuery().sql,
-      ];
+      prepared[kReadNamespace] = () => ["drizzle:select", selectionShape(fields), prepared.getQuery().sql];
     }
     return prepared;
   };

@@ -3,7 +3,14 @@ import { count, eq, exists, inArray, like, lt, sql } from "drizzle-orm";
 import { alias, union } from "drizzle-orm/pg-core";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { changeOf, createSchema, type Db, type Harness, openHarness, storedDependencies } from "./support/harness.js";
+import {
+  changeOf,
+  createSchema,
+  type Db,
+  type Harness,
+  openHarness,
+  storedDependencies,
+} from "./support/harness.js";
 import { activeAuthors, auditLog, comments, posts, users } from "./support/schema.js";
 
 const fixture = useTestDatabase("drizzle-shapes");

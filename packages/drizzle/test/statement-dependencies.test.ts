@@ -65,7 +65,11 @@ const whereOnUsers = (where: SQL) => () => harness.db.select().from(users).where
 
 describe("raw SQL text inside sql`` templates", () => {
   test.each([
-    ["a column in extract(... from ...)", sql`extract(year from ${users.createdAt}) > 2000`, ["public.users"]],
+    [
+      "a column in extract(... from ...)",
+      sql`extract(year from ${users.createdAt}) > 2000`,
+      ["public.users"],
+    ],
     ["is distinct from", sql`${users.name} is distinct from ${users.id}::text`, ["public.users"]],
     ["'from orders' inside a string literal", sql`${users.name} <> 'select * from orders'`, ["public.users"]],
     ["a line comment", sql`${users.id} > 0 -- join orders`, ["public.users"]],
@@ -99,7 +103,11 @@ describe("raw SQL text inside sql`` templates", () => {
       sql`exists (select 1 from ${posts} join orders on true)`,
       ["public.orders", "public.posts", "public.users"],
     ],
-    ["a schema-qualified name in text", sql`exists (select 1 from public.posts)`, ["public.posts", "public.users"]],
+    [
+      "a schema-qualified name in text",
+      sql`exists (select 1 from public.posts)`,
+      ["public.posts", "public.users"],
+    ],
     ["a quoted name in text", sql`exists (select 1 from "Orders")`, ["public.Orders", "public.users"]],
   ])("%s", async (_label, where, tables) => {
     expect(await depends(whereOnUsers(where))).toEqual(tables);
@@ -163,7 +171,10 @@ describe("views and other relations", () => {
 
   test("views declared in any module order, whatever their join clauses", async () => {
     const { db } = harness;
-    expect(await depends(() => db.select().from(petOwners).$cached())).toEqual(["public.owners", "public.pets"]);
+    expect(await depends(() => db.select().from(petOwners).$cached())).toEqual([
+      "public.owners",
+      "public.pets",
+    ]);
     expect(await depends(() => db.select().from(everyPairing).$cached())).toEqual([
       "public.owners",
       "public.pets",
@@ -173,7 +184,9 @@ describe("views and other relations", () => {
   test("a table from pgTableCreator is named as in the database", async () => {
     const { db } = harness;
     expect(
-      await depends(() => db.select().from(accounts).innerJoin(users, eq(users.id, accounts.ownerId)).$cached()),
+      await depends(() =>
+        db.select().from(accounts).innerJoin(users, eq(users.id, accounts.ownerId)).$cached(),
+      ),
     ).toEqual(["public.app_accounts", "public.users"]);
   });
 

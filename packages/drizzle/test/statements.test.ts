@@ -255,7 +255,11 @@ describe("prepared statements: .prepare(name).$cached(values)", () => {
     const pool = new pg.Pool({ connectionString: fixture.url, max: 1 });
     try {
       const plain = drizzle({ client: pool, schema });
-      const prepared = plain.select().from(users).where(eq(users.id, sql.placeholder("id"))).prepare("plain_1");
+      const prepared = plain
+        .select()
+        .from(users)
+        .where(eq(users.id, sql.placeholder("id")))
+        .prepare("plain_1");
       await expect(prepared.$cached({ id: 1 })).rejects.toBeInstanceOf(CacheNotConfiguredError);
       await expect(plain.execute(sql`select 1`).$cached()).rejects.toBeInstanceOf(CacheNotConfiguredError);
     } finally {
