@@ -2,7 +2,7 @@ import type { CacheWatch, TableInput } from "@pgcachewatch/core";
 import { queryKey } from "@pgcachewatch/core/adapter";
 import type { SQL } from "drizzle-orm";
 import type { PgDialect } from "drizzle-orm/pg-core";
-import { connectionOf, relationalShape, selectionShape } from "./drizzle-internals.js";
+import { connectionOf, hasWritingCte, relationalShape, selectionShape } from "./drizzle-internals.js";
 import { CacheNotConfiguredError } from "./errors.js";
 import { cacheOfSession } from "./pg-cache-watch-cache.js";
 
@@ -38,7 +38,10 @@ interface SessionInternals {
 export interface SelectBuilderInternals {
   readonly session: SessionInternals | undefined;
   readonly dialect: PgDialect;
-  readonly config: { readonly fields: Record<string, unknown> };
+  readonly config: {
+    readonly fields: Record<string, unknown>;
+    readonly withList?: readonly { readonly _: { readonly sql: SQL } }[];
+  };
   cacheConfig: unknown;
   getSQL(): SQL;
   execute(): Promise<unknown>;
@@ -119,7 +122,9 @@ export function cachedSelect(
   return loadCached(
     {
       session: builder.session,
-      key: queryKey(["drizzle:select", selectionShape(builder.config.fields), query.sql], query.params),
+      key: hasWritingCte(builder)
+        ? undefined
+        : queryKey(["drizzle:select", selectionShape(builder.config.fields), query.sql], query.params),
       sql: query.sql,
       run: () => executeBypassingDrizzleCache(builder),
     },

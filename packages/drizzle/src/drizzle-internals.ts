@@ -1,4 +1,4 @@
-import { Column, is, SQL, Subquery, Table } from "drizzle-orm";
+import { Column, is, SQL, StringChunk, Subquery, Table } from "drizzle-orm";
 
 // Drizzle keeps these on symbols it marks internal; they are registered with Symbol.for and stable
 // across the 0.45 line.
@@ -85,4 +85,31 @@ export function connectionOf(client: unknown): object | undefined {
   const name = (Object.getPrototypeOf(client) as { constructor?: { name?: string } } | null)?.constructor
     ?.name;
   return name?.includes("Pool") ? undefined : client;
+}
+
+interface WithListInternals {
+  readonly config: { readonly withList?: readonly { readonly _: { readonly sql: SQL } }[] };
+}
+
+/**
+ * Whether a select builder has a CTE made from an insert, update or delete builder
+ * (`db.with(db.$with("x").as(db.insert(t)...))`). Such a read writes on every call: it must not
+ * share one execution with concurrent callers (single flight), so it is never a cache read. The
+ * engine would only learn it writes once it ran. Drizzle renders mutations as
+ * `${with}insert into ...`, `update ...`, `delete from ...`; only builders with CTEs pay the check.
+ */
+export function hasWritingCte(builder: WithListInternals): boolean {
+  const withList = builder.config.withList;
+  if (withList === undefined || withList.length === 0) return false;
+  return withList.some((cte) => startsWithWrite(cte._.sql));
+}
+
+function startsWithWrite(query: SQL): boolean {
+  for (const chunk of query.queryChunks) {
+    if (!is(chunk, StringChunk)) continue;
+    const text = chunk.value.join("").trimStart();
+    if (text === "") continue;
+    return /^(insert|update|delete|merge)\b/i.test(text);
+  }
+  return false;
 }
