@@ -76,12 +76,14 @@ function relationKeys(selection: readonly RelationSelection[]): unknown[] {
 
 /**
  * The connection a session's statements run on, for per-connection transaction tracking: the
- * client itself (a pg.Client, a PoolClient held by a transaction), or undefined for a pool, which
- * picks a free connection per statement. Pools are told apart as Drizzle's node-postgres session
- * does when it decides whether a transaction must check out a connection of its own.
+ * client itself (a pg.Client, a PoolClient held by a transaction, a postgres-js `sql` or `tx`), or
+ * undefined for a pg.Pool, which picks a free connection per statement. Pools are told apart as
+ * Drizzle's node-postgres session does when it decides whether a transaction must check out a
+ * connection of its own.
  */
 export function connectionOf(client: unknown): object | undefined {
-  if (typeof client !== "object" || client === null) return undefined;
+  // postgres-js clients are functions (`sql`, and the `tx` of a transaction).
+  if ((typeof client !== "object" && typeof client !== "function") || client === null) return undefined;
   const name = (Object.getPrototypeOf(client) as { constructor?: { name?: string } } | null)?.constructor
     ?.name;
   return name?.includes("Pool") ? undefined : client;

@@ -13,6 +13,7 @@ import { cachedRaw, kRawSession, type RawQueryInternals } from "./cached-raw.js"
 import { relationalShape, selectionShape } from "./drizzle-internals.js";
 import { cacheOfSession } from "./pg-cache-watch-cache.js";
 import { type PreparedStatementInternals, routeStatement } from "./statements.js";
+import { installTransactionTracking } from "./transactions.js";
 
 const kInstalled = Symbol.for("@pgcachewatch/drizzle:installed");
 
@@ -61,6 +62,7 @@ export function installDrizzleIntegration(): void {
 
   recordReadNamespaces();
   recordRawSessions();
+  installTransactionTracking();
 
   const prepared = PgPreparedQuery.prototype as unknown as { queryWithCache: QueryWithCache };
   const originalQueryWithCache = prepared.queryWithCache;
