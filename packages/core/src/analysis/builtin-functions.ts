@@ -48,7 +48,8 @@ const PURE_PG_FUNCTIONS = new Set([
 ]);
 
 /** STABLE functions that read tables or catalogs named in their arguments. */
-const CATALOG_READERS = /^(to_reg|obj_description$|col_description$|shobj_description$|(table|query|cursor|schema|database)_to_xml|txid_)/;
+const CATALOG_READERS =
+  /^(to_reg|obj_description$|col_description$|shobj_description$|(table|query|cursor|schema|database)_to_xml|txid_)/;
 
 export interface BuiltinVerdict {
   readonly opaque?: string;

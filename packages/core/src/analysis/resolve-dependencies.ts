@@ -4,6 +4,7 @@ import type { CatalogFunction, CatalogRelation, CatalogSnapshot } from "./catalo
 import type { AnalyzeContext, StatementDependencies } from "./dependencies.js";
 import { parseSearchPath, USER_SCHEMA } from "./search-path.js";
 import type { FunctionName, OperatorName, RelationName, StatementFacts } from "./statement-facts.js";
+import { viewDefinitionFacts } from "./view-definitions.js";
 
 const CATALOG_SCHEMA = "pg_catalog";
 
@@ -76,7 +77,10 @@ class Resolver {
     this.unknown ??= what;
   }
 
-  /** Schemas of the path in order, `"$user"` replaced by the role's schema, missing ones left out. */
+  /**
+   * Schemas of the path in order, `"$user"` replaced by the role's schema, missing ones left out.
+   * (Functions and operators are never looked up in pg_temp unless qualified.)
+   */
   private pathSchemas(): string[] {
     const out: string[] = [];
     for (const entry of this.path) {
@@ -180,6 +184,7 @@ class Resolver {
           const fn = this.snapshot.functionByOid(oid);
           if (fn) this.judgeFunctions([fn], fn.argCount, `view ${display} calls `);
         }
+        this.viewDefinition(rel, display);
         return;
       }
       case "m":
@@ -194,6 +199,21 @@ class Resolver {
       default:
         this.markOpaque(`relation ${display} of kind ${rel.kind}`);
     }
+  }
+
+  /** What only the view's text shows: built-in calls, `CURRENT_TIMESTAMP`, locking, ... */
+  private viewDefinition(view: CatalogRelation, display: string): void {
+    const facts = viewDefinitionFacts(this.snapshot, view);
+    if (!facts) {
+      this.markOpaque(`view ${display} has a definition the analyzer cannot read`);
+      return;
+    }
+    const prefix = `view ${display}: `;
+    if (facts.opaque) this.markOpaque(prefix + facts.opaque);
+    if (facts.sessionDependent) this.markSession(prefix + facts.sessionDependent);
+    // The definition was printed under an empty search_path: unqualified means pg_catalog.
+    for (const fn of facts.functions) this.call(fn, [CATALOG_SCHEMA], prefix);
+    for (const op of facts.operators) this.operator(op, [], prefix);
   }
 
   private expandWrite(rel: CatalogRelation, inh: boolean, views: Set<string>): void {
@@ -241,34 +261,29 @@ class Resolver {
     if (verdict.sessionDependent) this.markSession(`${prefix}${verdict.sessionDependent}`);
   }
 
-  private functionSchemas(schema: string | undefined): string[] {
-    if (schema !== undefined) return [schema];
-    // Functions and operators are never looked up in pg_temp unless qualified.
-    return this.pathSchemas();
-  }
-
-  private call(fn: FunctionName): void {
+  private call(fn: FunctionName, unqualifiedPath = this.pathSchemas(), prefix = ""): void {
     const display = fn.schema === undefined ? fn.name : `${fn.schema}.${fn.name}`;
     if (fn.schema !== undefined && isTemporarySchema(fn.schema)) {
-      this.markOpaque(`temporary function ${display}()`);
+      this.markOpaque(`${prefix}temporary function ${display}()`);
       return;
     }
-    const candidates = this.functionSchemas(fn.schema).flatMap((s) => this.snapshot.functions(s, fn.name));
+    const schemas = fn.schema !== undefined ? [fn.schema] : unqualifiedPath;
+    const candidates = schemas.flatMap((s) => this.snapshot.functions(s, fn.name));
     if (candidates.length === 0) {
       this.markUnknown(`function ${display}()`);
       return;
     }
     const fitting = candidates.filter((c) => acceptsArity(c, fn));
-    this.judgeFunctions(fitting.length > 0 ? fitting : candidates, fn.argCount);
+    this.judgeFunctions(fitting.length > 0 ? fitting : candidates, fn.argCount, prefix);
   }
 
-  private operator(op: OperatorName): void {
-    if (op.schema === CATALOG_SCHEMA) return;
-    for (const schema of this.functionSchemas(op.schema)) {
+  private operator(op: OperatorName, unqualifiedPath = this.pathSchemas(), prefix = ""): void {
+    const schemas = op.schema !== undefined ? [op.schema] : unqualifiedPath;
+    for (const schema of schemas) {
       if (schema === CATALOG_SCHEMA) continue;
       for (const oid of this.snapshot.userOperators(schema, op.name)) {
         const fn = this.snapshot.functionByOid(oid);
-        if (fn) this.judgeFunctions([fn], fn.argCount, `operator ${schema}.${op.name}: `);
+        if (fn) this.judgeFunctions([fn], fn.argCount, `${prefix}operator ${schema}.${op.name}: `);
       }
     }
   }

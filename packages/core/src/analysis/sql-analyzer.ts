@@ -198,7 +198,8 @@ class CatalogSqlAnalyzer implements SqlAnalyzer {
   ): Promise<StatementDependencies> {
     const failure = await this.reload();
     const snapshot = this.snapshot;
-    if (failure !== undefined || !snapshot) return opaqueResult(`catalog unavailable: ${failure ?? "not loaded"}`);
+    if (failure !== undefined || !snapshot)
+      return opaqueResult(`catalog unavailable: ${failure ?? "not loaded"}`);
     const result = this.resolve(statements, snapshot, context, true)!;
     // Memoise only what the current catalog decided (no invalidation while we waited).
     if (this.snapshotGeneration === this.generation) this.results.set(key, result);

@@ -195,7 +195,8 @@ class FactCollector {
     if (!body || typeof body.relname !== "string") return undefined;
     const schema = typeof body.schemaname === "string" ? body.schemaname : undefined;
     if (schema === undefined && scope.has(body.relname)) return undefined;
-    return { schema, name: body.relname, inh: body.inh !== false };
+    // The JSON leaves out false booleans: `inh` is absent for `ONLY t`.
+    return { schema, name: body.relname, inh: body.inh === true };
   }
 
   /** Visit a WITH clause and return the scope its statement body sees. */
