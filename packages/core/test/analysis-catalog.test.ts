@@ -379,6 +379,25 @@ describe("analyzer on the catalog: memo and refresh", () => {
     expect(names(pub.reads)).toEqual(["public.users"]);
   });
 
+  it("a hit under an explicit search_path is a memo hit too; the memo is bounded by memoSize", async () => {
+    const small = await createSqlAnalyzer({ connectionString: db.url, memoSize: 2 });
+    try {
+      small.analyze("SELECT * FROM users", { searchPath: "app" });
+      const hits = small.counters.memoHits;
+      expect(
+        names((small.analyze("SELECT * FROM users", { searchPath: "app" }) as StatementDependencies).reads),
+      ).toEqual(["app.users"]);
+      expect(small.counters.memoHits).toBe(hits + 1);
+      small.analyze("SELECT * FROM posts");
+      small.analyze("SELECT * FROM comments");
+      const parses = small.counters.parses;
+      small.analyze("SELECT * FROM users", { searchPath: "app" }); // evicted: parsed again
+      expect(small.counters.parses).toBe(parses + 1);
+    } finally {
+      await small.close();
+    }
+  });
+
   it("a table created after the catalog was read is found: one reload, and the answer is a Promise", async () => {
     expect(analyzer.analyze("SELECT 1 FROM posts /* warm */")).not.toBeInstanceOf(Promise);
     await admin.query("CREATE TABLE late_table (id int)");

@@ -1,10 +1,10 @@
 import pg from "pg";
 import type { TableRef } from "../events/table-name.js";
 import { type Logger, silentLogger } from "../logger.js";
+import { AnalysisMemo, contextKey, type ParsedText } from "./analysis-memo.js";
 import { type CatalogSnapshot, loadCatalogSnapshot } from "./catalog-snapshot.js";
 import type { AnalyzeContext, StatementDependencies } from "./dependencies.js";
 import { AnalyzerConfigError, CatalogLoadError } from "./errors.js";
-import { LruMap } from "./lru-map.js";
 import { resolveDependencies } from "./resolve-dependencies.js";
 import { loadSqlParser, parseSql } from "./sql-parser.js";
 import { type StatementFacts, statementFacts } from "./statement-facts.js";
@@ -36,10 +36,6 @@ export interface SqlAnalyzerOptions {
 }
 
 export const DEFAULT_MEMO_SIZE = 5_000;
-
-type ParsedText =
-  | { readonly ok: true; readonly statements: readonly StatementFacts[] }
-  | { readonly ok: false; readonly message: string };
 
 function opaqueResult(reason: string): StatementDependencies {
   return Object.freeze({
@@ -93,16 +89,9 @@ function freezeResult(result: StatementDependencies): StatementDependencies {
   return Object.freeze(result);
 }
 
-function memoKey(sql: string, context: AnalyzeContext | undefined): string {
-  if (context?.searchPath === undefined && context?.user === undefined) return sql;
-  // A NUL byte cannot occur in SQL text sent to PostgreSQL, so these keys never collide with a text.
-  return `\u0000${context.searchPath ?? ""}\u0000${context.user ?? ""}\u0000${sql}`;
-}
-
 class CatalogSqlAnalyzer implements SqlAnalyzer {
   readonly counters = { parses: 0, memoHits: 0, catalogLoads: 0 };
-  private readonly results: LruMap<string, StatementDependencies>;
-  private readonly parsed: LruMap<string, ParsedText>;
+  private readonly memo: AnalysisMemo;
   private readonly logger: Logger;
   private snapshot: CatalogSnapshot | undefined;
   /** Bumped by invalidateCatalog(); a snapshot is current when it was read at the current generation. */
@@ -114,14 +103,13 @@ class CatalogSqlAnalyzer implements SqlAnalyzer {
 
   constructor(private readonly options: SqlAnalyzerOptions) {
     const size = options.memoSize ?? DEFAULT_MEMO_SIZE;
-    this.results = new LruMap(size);
-    this.parsed = new LruMap(size);
+    this.memo = new AnalysisMemo(size);
     this.logger = options.logger ?? silentLogger;
   }
 
   analyze(sql: string, context?: AnalyzeContext): StatementDependencies | Promise<StatementDependencies> {
-    const key = memoKey(sql, context);
-    const memo = this.results.get(key);
+    const key = contextKey(context);
+    const memo = this.memo.result(sql, key);
     if (memo) {
       this.counters.memoHits++;
       return memo;
@@ -129,23 +117,23 @@ class CatalogSqlAnalyzer implements SqlAnalyzer {
     const parsed = this.parse(sql);
     if (!parsed.ok) {
       const result = opaqueResult(`parse error: ${parsed.message}`);
-      this.results.set(key, result);
+      this.memo.storeResult(sql, parsed, key, result);
       return result;
     }
     const snapshot = this.snapshot;
     if (snapshot && this.snapshotGeneration === this.generation) {
       const result = this.resolve(parsed.statements, snapshot, context, false);
       if (result) {
-        this.results.set(key, result);
+        this.memo.storeResult(sql, parsed, key, result);
         return result;
       }
     }
-    return this.resolveAfterReload(key, parsed.statements, context);
+    return this.resolveAfterReload(sql, parsed, context);
   }
 
   invalidateCatalog(): void {
     this.generation++;
-    this.results.clear();
+    this.memo.dropResults();
   }
 
   async close(): Promise<void> {
@@ -163,14 +151,14 @@ class CatalogSqlAnalyzer implements SqlAnalyzer {
   }
 
   private parse(sql: string): ParsedText {
-    const known = this.parsed.get(sql);
+    const known = this.memo.parsed(sql);
     if (known) return known;
     this.counters.parses++;
     const outcome = parseSql(sql);
     const parsed: ParsedText = outcome.ok
       ? { ok: true, statements: (outcome.result.stmts ?? []).map((raw) => statementFacts(raw.stmt)) }
       : { ok: false, message: outcome.message };
-    this.parsed.set(sql, parsed);
+    this.memo.storeParsed(sql, parsed);
     return parsed;
   }
 
@@ -192,17 +180,19 @@ class CatalogSqlAnalyzer implements SqlAnalyzer {
   }
 
   private async resolveAfterReload(
-    key: string,
-    statements: readonly StatementFacts[],
+    sql: string,
+    parsed: ParsedText & { ok: true },
     context: AnalyzeContext | undefined,
   ): Promise<StatementDependencies> {
     const failure = await this.reload();
     const snapshot = this.snapshot;
     if (failure !== undefined || !snapshot)
       return opaqueResult(`catalog unavailable: ${failure ?? "not loaded"}`);
-    const result = this.resolve(statements, snapshot, context, true)!;
+    const result = this.resolve(parsed.statements, snapshot, context, true)!;
     // Memoise only what the current catalog decided (no invalidation while we waited).
-    if (this.snapshotGeneration === this.generation) this.results.set(key, result);
+    if (this.snapshotGeneration === this.generation) {
+      this.memo.storeResult(sql, parsed, contextKey(context), result);
+    }
     return result;
   }
 
@@ -231,7 +221,7 @@ class CatalogSqlAnalyzer implements SqlAnalyzer {
       this.snapshot = snapshot;
       this.snapshotGeneration = generation;
       // A new snapshot may change what any name means (a table created earlier in the path).
-      this.results.clear();
+      this.memo.dropResults();
       return undefined;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
