@@ -1,10 +1,23 @@
+export {
+  type DdlEventTriggerNames,
+  ddlEventTriggerNames,
+  ddlEventTriggerSql,
+  installDdlEventTrigger,
+  uninstallDdlEventTriggerSql,
+} from "./ddl-event-trigger.js";
 export type {
   AnalyzeContext,
   StatementDependencies,
   StatementKind,
   TransactionControl,
 } from "./dependencies.js";
-export { AnalyzerConfigError, CatalogLoadError, ParserNotLoadedError, SqlParseError } from "./errors.js";
+export {
+  AnalyzerConfigError,
+  CatalogLoadError,
+  DdlEventTriggerInstallError,
+  ParserNotLoadedError,
+  SqlParseError,
+} from "./errors.js";
 export { type MentionedTable, mentionedTables } from "./mentioned-tables.js";
 export {
   createSqlAnalyzer,
