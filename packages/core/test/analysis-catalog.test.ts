@@ -413,6 +413,26 @@ describe("analyzer on the catalog: memo and refresh", () => {
     expect(again).not.toBeInstanceOf(Promise);
   });
 
+  it("a name a reload did not find does not reload again (another text, same snapshot)", async () => {
+    const first = analyzer.analyze("SELECT * FROM ghost_table /* 1 */");
+    expect(first).toBeInstanceOf(Promise);
+    expect((await first).opaque).toBe("unknown relation ghost_table");
+    const loads = analyzer.counters.catalogLoads;
+    const second = analyzer.analyze("SELECT * FROM ghost_table /* 2 */");
+    expect(second).not.toBeInstanceOf(Promise);
+    expect((second as StatementDependencies).opaque).toBe("unknown relation ghost_table");
+    expect(analyzer.counters.catalogLoads).toBe(loads);
+  });
+
+  it("a schema of the search_path created after the catalog was read is found", async () => {
+    await admin.query("CREATE SCHEMA tenant_late; CREATE TABLE tenant_late.users (id int)");
+    const pending = analyzer.analyze("SELECT * FROM users /* late schema */", {
+      searchPath: "tenant_late, public",
+    });
+    expect(pending).toBeInstanceOf(Promise);
+    expect(names((await pending).reads)).toEqual(["tenant_late.users"]);
+  });
+
   it("invalidateCatalog(): a redefined view is read again, memoised results are dropped", async () => {
     await admin.query("CREATE VIEW moving_view AS SELECT id FROM posts");
     expect(names((await analyzer.analyze("SELECT * FROM moving_view")).reads)).toEqual(["public.posts"]);

@@ -132,7 +132,10 @@ interface NamespaceRow {
   is_role: boolean;
 }
 
-/** An immutable picture of the catalog, indexed for name resolution. */
+/**
+ * A picture of the catalog, indexed for name resolution. Immutable but for the names a reload
+ * already failed to find (so the same unknown name does not reload again).
+ */
 export class CatalogSnapshot {
   /** The catalog connection's role: what `"$user"` means when the caller does not say. */
   readonly currentUser: string;
@@ -151,6 +154,8 @@ export class CatalogSnapshot {
   private readonly functionsByName = new Map<string, CatalogFunction[]>();
   private readonly functionsByOid = new Map<string, CatalogFunction>();
   private readonly operatorsByName = new Map<string, string[]>();
+  /** Names a reload did not find: asking again would not find them in this snapshot either. */
+  private readonly confirmedAbsent = new Set<string>();
 
   constructor(rows: {
     session: SessionRow;
@@ -211,6 +216,15 @@ export class CatalogSnapshot {
       pushTo(this.functionsByName, nameKey(fn.schema, fn.name), fn);
     }
     for (const o of rows.operators) pushTo(this.operatorsByName, nameKey(o.schema, o.name), o.function);
+  }
+
+  isConfirmedAbsent(what: string): boolean {
+    return this.confirmedAbsent.has(what);
+  }
+
+  /** Record that `what` is not in this snapshot even after a reload (bounded: one snapshot's lifetime). */
+  confirmAbsent(what: string): void {
+    if (this.confirmedAbsent.size < 10_000) this.confirmedAbsent.add(what);
   }
 
   relation(schema: string, name: string): CatalogRelation | undefined {

@@ -51,7 +51,8 @@ class Resolver {
   private readonly writes = new Map<string, TableRef>();
   private opaque: string | undefined;
   private sessionDependent: string | undefined;
-  private unknown: string | undefined;
+  /** Names the snapshot does not know; `opaque`: the statement cannot be resolved without them. */
+  private readonly unknowns: { readonly what: string; readonly opaque: boolean }[] = [];
   private readonly path: string[];
   private readonly user: string;
   private readonly userGiven: boolean;
@@ -73,8 +74,8 @@ class Resolver {
     this.sessionDependent ??= reason;
   }
 
-  private markUnknown(what: string): void {
-    this.unknown ??= what;
+  private markUnknown(what: string, opaque = true): void {
+    this.unknowns.push({ what, opaque });
   }
 
   /**
@@ -301,9 +302,18 @@ class Resolver {
     }
     for (const fn of facts.functions) this.call(fn);
     for (const op of facts.operators) this.operator(op);
-    if (this.unknown !== undefined) {
-      if (!final) return { complete: false, unknown: this.unknown };
-      this.markOpaque(`unknown ${this.unknown}`);
+    // A schema of the path that does not exist may have been created since the snapshot.
+    for (const entry of this.path) {
+      if (entry !== USER_SCHEMA && entry !== "pg_temp" && !this.snapshot.schemas.has(entry)) {
+        this.markUnknown(`schema ${entry}`, false);
+      }
+    }
+    // Only what this snapshot has not already confirmed absent is worth a reload.
+    const pending = this.unknowns.find((u) => !this.snapshot.isConfirmedAbsent(u.what));
+    if (pending && !final) return { complete: false, unknown: pending.what };
+    for (const u of this.unknowns) {
+      this.snapshot.confirmAbsent(u.what);
+      if (u.opaque) this.markOpaque(`unknown ${u.what}`);
     }
     return {
       complete: true,
