@@ -39,6 +39,16 @@ ALTER TABLE secrets ENABLE ROW LEVEL SECURITY;
 CREATE VIEW secret_view AS SELECT * FROM secrets;
 CREATE VIEW clock_view AS SELECT now() AS t;
 CREATE VIEW author_name_view AS SELECT author_name(1) AS name;
+CREATE FUNCTION user_posts() RETURNS SETOF posts LANGUAGE sql STABLE AS $$ SELECT * FROM posts $$;
+CREATE EXTENSION citext;
+CREATE TABLE emails (address citext PRIMARY KEY);
+CREATE FOREIGN DATA WRAPPER dummy_fdw;
+CREATE SERVER dummy_server FOREIGN DATA WRAPPER dummy_fdw;
+CREATE FOREIGN TABLE remote_things (id int) SERVER dummy_server;
+CREATE TABLE measurements (id int, at date) PARTITION BY RANGE (at);
+CREATE TABLE measurements_local PARTITION OF measurements FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE FOREIGN TABLE measurements_remote PARTITION OF measurements FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')
+  SERVER dummy_server;
 `;
 
 let admin: pg.Client;
@@ -143,6 +153,23 @@ const CASES: Record<string, Case> = {
   "a view calling a user function is opaque": {
     sql: "SELECT * FROM author_name_view",
     opaque: /user function public\.author_name\(\)/,
+  },
+  "user set-returning function in FROM is opaque": {
+    sql: "SELECT * FROM user_posts()",
+    opaque: /^user function public\.user_posts\(\) may read tables$/,
+  },
+  "an extension's immutable C operators are trusted (citext =)": {
+    sql: "SELECT * FROM emails WHERE address = 'Ann@Example.com'::citext",
+    reads: ["public.emails"],
+  },
+  "foreign table is opaque": {
+    sql: "SELECT * FROM remote_things",
+    opaque: /^foreign table public\.remote_things$/,
+  },
+  "a partitioned table with a foreign partition is opaque": {
+    sql: "SELECT * FROM measurements",
+    reads: ["public.measurements", "public.measurements_local", "public.measurements_remote"],
+    opaque: /^foreign table public\.measurements_remote$/,
   },
   "user-defined operator is opaque": {
     sql: "SELECT * FROM posts WHERE id === 1",
