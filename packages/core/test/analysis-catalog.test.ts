@@ -440,6 +440,28 @@ describe("analyzer on the catalog: memo and refresh", () => {
     expect(again).not.toBeInstanceOf(Promise);
   });
 
+  it('"$user" without the connection\'s role: a role-named schema holding the name makes it session-dependent', async () => {
+    const role = `pgcw_user_${process.pid}_${Date.now()}`;
+    await admin.query(`CREATE ROLE "${role}"; CREATE SCHEMA "${role}" AUTHORIZATION "${role}";
+      CREATE TABLE "${role}".posts (id int)`);
+    try {
+      analyzer.invalidateCatalog();
+      const guessed = await analyzer.analyze("SELECT * FROM posts /* $user */", {
+        searchPath: '"$user", public',
+      });
+      expect(guessed.sessionDependent).toMatch(/resolves through "\$user" differently per role/);
+      const known = await analyzer.analyze("SELECT * FROM posts /* $user */", {
+        searchPath: '"$user", public',
+        user: role,
+      });
+      expect(names(known.reads)).toEqual([`${role}.posts`]);
+      expect(known.sessionDependent).toBeUndefined();
+    } finally {
+      await admin.query(`DROP SCHEMA "${role}" CASCADE; DROP ROLE "${role}"`);
+      analyzer.invalidateCatalog();
+    }
+  });
+
   it("a name a reload did not find does not reload again (another text, same snapshot)", async () => {
     const first = analyzer.analyze("SELECT * FROM ghost_table /* 1 */");
     expect(first).toBeInstanceOf(Promise);

@@ -127,12 +127,16 @@ class Resolver {
     return undefined;
   }
 
-  /** `"$user"` means another schema for another role: would one of those capture the name? */
+  /**
+   * Without the connection's role, `"$user"` may mean any role's schema: when one of them holds
+   * the name (the catalog role's own included: another role would not resolve there), the answer
+   * depends on the role.
+   */
   private checkOtherRoles(name: string): void {
-    const other = this.snapshot.roleSchemas.find(
-      (schema) => schema !== this.user && this.snapshot.relation(schema, name) !== undefined,
-    );
-    if (other) this.markSession(`${name} resolves through "$user" to a different schema per role (${other})`);
+    const schema = this.snapshot.roleSchemas.find((s) => this.snapshot.relation(s, name) !== undefined);
+    if (schema !== undefined) {
+      this.markSession(`${name} resolves through "$user" differently per role (schema ${schema})`);
+    }
   }
 
   private addTable(target: Map<string, TableRef>, rel: CatalogRelation): void {
