@@ -2,7 +2,7 @@ import type { AnalyzeContext, StatementDependencies } from "./dependencies.js";
 import { LruMap } from "./lru-map.js";
 import type { StatementFacts } from "./statement-facts.js";
 
-/** A text as the parser read it: the facts of each statement, or why it does not parse. */
+/** A text as the parser read it: the facts of each statement, or why it cannot be analysed ("parse error: ..."). */
 export type ParsedText =
   | { readonly ok: true; readonly statements: readonly StatementFacts[] }
   | { readonly ok: false; readonly message: string };

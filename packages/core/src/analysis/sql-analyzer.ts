@@ -37,6 +37,10 @@ export interface SqlAnalyzerOptions {
 
 export const DEFAULT_MEMO_SIZE = 5_000;
 
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 function opaqueResult(reason: string): StatementDependencies {
   return Object.freeze({
     reads: Object.freeze([]),
@@ -116,7 +120,7 @@ class CatalogSqlAnalyzer implements SqlAnalyzer {
     }
     const parsed = this.parse(sql);
     if (!parsed.ok) {
-      const result = opaqueResult(`parse error: ${parsed.message}`);
+      const result = opaqueResult(parsed.message);
       this.memo.storeResult(sql, parsed, key, result);
       return result;
     }
@@ -155,9 +159,20 @@ class CatalogSqlAnalyzer implements SqlAnalyzer {
     if (known) return known;
     this.counters.parses++;
     const outcome = parseSql(sql);
-    const parsed: ParsedText = outcome.ok
-      ? { ok: true, statements: (outcome.result.stmts ?? []).map((raw) => statementFacts(raw.stmt)) }
-      : { ok: false, message: outcome.message };
+    let parsed: ParsedText;
+    if (!outcome.ok) {
+      parsed = { ok: false, message: `parse error: ${outcome.message}` };
+    } else {
+      try {
+        parsed = {
+          ok: true,
+          statements: (outcome.result.stmts ?? []).map((raw) => statementFacts(raw.stmt)),
+        };
+      } catch (error) {
+        // A parse tree this walker does not expect: not cacheable, and never an exception for the caller.
+        parsed = { ok: false, message: `analysis failed: ${errorMessage(error)}` };
+      }
+    }
     this.memo.storeParsed(sql, parsed);
     return parsed;
   }
@@ -171,10 +186,14 @@ class CatalogSqlAnalyzer implements SqlAnalyzer {
   ): StatementDependencies | undefined {
     if (statements.length === 0) return opaqueResult("empty statement");
     const parts: StatementDependencies[] = [];
-    for (const facts of statements) {
-      const resolution = resolveDependencies(facts, snapshot, context, final);
-      if (!resolution.complete) return undefined;
-      parts.push(resolution.dependencies);
+    try {
+      for (const facts of statements) {
+        const resolution = resolveDependencies(facts, snapshot, context, final);
+        if (!resolution.complete) return undefined;
+        parts.push(resolution.dependencies);
+      }
+    } catch (error) {
+      return opaqueResult(`analysis failed: ${errorMessage(error)}`);
     }
     return freezeResult(mergeStatements(parts));
   }
@@ -224,7 +243,7 @@ class CatalogSqlAnalyzer implements SqlAnalyzer {
       this.memo.dropResults();
       return undefined;
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       this.logger.warn("sql analyzer: could not read the catalog", { error: message });
       this.dropClient();
       return message;
