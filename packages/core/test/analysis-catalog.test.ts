@@ -76,6 +76,7 @@ interface Case {
   readonly session?: RegExp;
   readonly kind?: StatementDependencies["kind"];
   readonly transaction?: StatementDependencies["transaction"];
+  readonly chained?: true;
 }
 
 const names = (tables: StatementDependencies["reads"]): string[] => tables.map(formatTable).sort();
@@ -353,6 +354,7 @@ const CASES: Record<string, Case> = {
     transaction: "commit",
   },
   ROLLBACK: { sql: "ROLLBACK", opaque: /./, transaction: "rollback" },
+  "COMMIT AND CHAIN": { sql: "COMMIT AND CHAIN", opaque: /./, transaction: "commit", chained: true },
   SAVEPOINT: { sql: "SAVEPOINT s1", opaque: /./, transaction: "savepoint" },
   "RELEASE SAVEPOINT": { sql: "RELEASE SAVEPOINT s1", opaque: /./, transaction: "release" },
   "ROLLBACK TO SAVEPOINT": { sql: "ROLLBACK TO SAVEPOINT s1", opaque: /./, transaction: "rollback-to" },
@@ -383,6 +385,7 @@ describe("analyzer on the catalog: statements and what they depend on", () => {
     else expect(result.sessionDependent).toBeUndefined();
     if (c.kind) expect(result.kind).toBe(c.kind);
     expect(result.transaction).toBe(c.transaction);
+    expect(result.chained).toBe(c.chained);
   });
 });
 

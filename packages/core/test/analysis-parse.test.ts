@@ -93,6 +93,12 @@ describe("statement facts", () => {
     expect(factsOf(sql)[field]).toBe(reason);
   });
 
+  it("AND CHAIN is recorded: the connection stays in a transaction", () => {
+    expect(factsOf("COMMIT AND CHAIN").chained).toBe(true);
+    expect(factsOf("ROLLBACK AND CHAIN").chained).toBe(true);
+    expect(factsOf("COMMIT").chained).toBe(false);
+  });
+
   it("EXPLAIN ANALYZE runs its statement: the write is reported", () => {
     expect(names(factsOf("EXPLAIN ANALYZE DELETE FROM a").writes)).toEqual(["a"]);
   });

@@ -330,6 +330,7 @@ class Resolver {
         opaque: this.opaque,
         sessionDependent: this.sessionDependent,
         transaction: facts.transaction,
+        ...(facts.chained ? { chained: true as const } : {}),
         kind: facts.kind,
         ...(facts.schemaChange ? { schemaChange: true as const } : {}),
       },

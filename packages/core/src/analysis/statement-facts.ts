@@ -59,6 +59,8 @@ export interface StatementFacts {
   /** A reason the text alone makes the result depend on the role or session (`current_user`, ...). */
   readonly sessionDependent: string | undefined;
   readonly transaction: TransactionControl | undefined;
+  /** `COMMIT AND CHAIN` / `ROLLBACK AND CHAIN`: a new transaction starts at once. */
+  readonly chained: boolean;
   /** The statement changes the schema (DDL, GRANT): whoever ran it should invalidate the catalog. */
   readonly schemaChange: boolean;
 }
@@ -347,7 +349,7 @@ class FactCollector {
 function facts(
   collector: FactCollector,
   kind: StatementKind,
-  extra: { transaction?: TransactionControl; schemaChange?: boolean } = {},
+  extra: { transaction?: TransactionControl; chained?: boolean; schemaChange?: boolean } = {},
 ): StatementFacts {
   return {
     kind,
@@ -358,6 +360,7 @@ function facts(
     opaque: collector.opaque,
     sessionDependent: collector.sessionDependent,
     transaction: extra.transaction,
+    chained: extra.chained ?? false,
     schemaChange: extra.schemaChange ?? false,
   };
 }
@@ -398,8 +401,11 @@ export function statementFacts(stmt: unknown): StatementFacts {
   collector.markOpaque(UTILITY_REASONS[type] ?? `utility statement ${type}`);
   switch (type) {
     case "TransactionStmt": {
-      const kind = (body as TransactionStmt).kind;
-      return facts(collector, "utility", { transaction: kind && TRANSACTION_KINDS[kind] });
+      const stmt = body as TransactionStmt;
+      return facts(collector, "utility", {
+        transaction: stmt.kind && TRANSACTION_KINDS[stmt.kind],
+        chained: stmt.chain === true,
+      });
     }
     case "CopyStmt": {
       const copy = body as CopyStmt;
