@@ -159,17 +159,20 @@ describe("search_path parsing", () => {
 
 describe("built-in function verdicts", () => {
   it.each([
-    ["now", 0, false, { opaque: "time-dependent now()" }],
-    ["age", 1, false, { opaque: "time-dependent age()" }],
-    ["age", 2, false, {}],
-    ["random", 0, true, { opaque: "volatile function random()" }],
-    ["current_setting", 1, false, { sessionDependent: "session-dependent current_setting()" }],
-    ["has_table_privilege", 2, false, { sessionDependent: "session-dependent has_table_privilege()" }],
-    ["pg_typeof", 1, false, {}],
-    ["to_regclass", 1, false, { opaque: "catalog-reading function to_regclass()" }],
-    ["lower", 1, false, {}],
-  ] as const)("%s/%d", (name, args, volatile, verdict) => {
-    expect(classifyBuiltin(name, args, volatile)).toEqual(verdict);
+    ["now", 0, "s", { opaque: "time-dependent now()" }],
+    ["age", 1, "s", { opaque: "time-dependent age()" }],
+    ["age", 2, "i", {}],
+    ["random", 0, "v", { opaque: "volatile function random()" }],
+    ["current_setting", 1, "s", { sessionDependent: "session-dependent current_setting()" }],
+    ["has_table_privilege", 2, "s", { sessionDependent: "session-dependent has_table_privilege()" }],
+    ["pg_typeof", 1, "s", {}],
+    ["pg_backend_pid", 0, "s", { opaque: "server-state function pg_backend_pid()" }],
+    ["pg_size_pretty", 1, "i", {}],
+    ["to_regclass", 1, "s", { opaque: "catalog-reading function to_regclass()" }],
+    ["txid_current", 0, "s", { opaque: "transaction-dependent txid_current()" }],
+    ["lower", 1, "i", {}],
+  ] as const)("%s/%d", (name, args, volatility, verdict) => {
+    expect(classifyBuiltin(name, args, volatility)).toEqual(verdict);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { TableRef } from "../events/table-name.js";
-import { classifyBuiltin } from "./builtin-functions.js";
+import { classifyBuiltin, type Volatility } from "./builtin-functions.js";
 import type { CatalogFunction, CatalogRelation, CatalogSnapshot } from "./catalog-snapshot.js";
 import type { AnalyzeContext, StatementDependencies } from "./dependencies.js";
 import { parseSearchPath, USER_SCHEMA } from "./search-path.js";
@@ -260,11 +260,12 @@ class Resolver {
     const builtins = candidates.filter((fn) => fn.schema === CATALOG_SCHEMA);
     const first = builtins[0];
     if (!first) return;
-    const verdict = classifyBuiltin(
-      first.name,
-      argCount,
-      builtins.some((fn) => fn.volatility === "v"),
-    );
+    const volatility: Volatility = builtins.some((fn) => fn.volatility === "v")
+      ? "v"
+      : builtins.some((fn) => fn.volatility === "s")
+        ? "s"
+        : "i";
+    const verdict = classifyBuiltin(first.name, argCount, volatility);
     if (verdict.opaque) this.markOpaque(`${prefix}${verdict.opaque}`);
     if (verdict.sessionDependent) this.markSession(`${prefix}${verdict.sessionDependent}`);
   }
