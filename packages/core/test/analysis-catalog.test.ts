@@ -362,6 +362,7 @@ const CASES: Record<string, Case> = {
     sql: "SELEC * FROM posts",
     opaque: /^parse error: syntax error at or near "SELEC"$/,
   },
+  "a text without a statement": { sql: "-- only a comment", opaque: /^empty statement$/, kind: "utility" },
   "unknown function is opaque": {
     sql: "SELECT no_such_function(1)",
     opaque: /^unknown function no_such_function\(\)$/,
