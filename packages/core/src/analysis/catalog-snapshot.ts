@@ -10,6 +10,8 @@ export interface CatalogRelation {
   readonly kind: string;
   readonly temporary: boolean;
   readonly rowSecurity: boolean;
+  /** A view's definition (pg_get_viewdef), every name outside pg_catalog qualified. */
+  readonly definition: string | undefined;
 }
 
 /** A function of pg_proc (aggregates and window functions included). */
@@ -50,8 +52,12 @@ function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
 const SNAPSHOT_SQL = `
 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
 SELECT pg_catalog.current_user() AS current_user, pg_catalog.current_setting('search_path') AS search_path;
+-- An empty path makes pg_get_viewdef() qualify every name outside pg_catalog.
+SET LOCAL search_path = '';
 SELECT c.oid::text AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
-       c.relpersistence = 't' AS temporary, c.relrowsecurity AS row_security
+       c.relpersistence = 't' AS temporary, c.relrowsecurity AS row_security,
+       CASE WHEN c.relkind = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+            THEN pg_catalog.pg_get_viewdef(c.oid) END AS definition
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S');
 SELECT inhrelid::text AS child, inhparent::text AS parent FROM pg_catalog.pg_inherits;
@@ -79,6 +85,20 @@ SELECT n.nspname AS schema, o.oprname AS name, o.oprcode::oid::text AS function
  WHERE n.nspname <> 'pg_catalog';
 SELECT n.nspname AS schema, EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = n.nspname) AS is_role
   FROM pg_catalog.pg_namespace n;
+-- Columns whose equality is equality of their text form (row constraints): integers, uuid, and
+-- text under a deterministic collation. Key columns first, so a constraint prefers them.
+SELECT a.attrelid::text AS rel, a.attname AS name,
+       CASE WHEN a.atttypid IN (20, 21, 23) THEN 'int' WHEN a.atttypid = 2950 THEN 'uuid' ELSE 'text' END AS family,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
+                WHERE k.conrelid = a.attrelid AND k.contype IN ('p', 'f') AND a.attnum = ANY (k.conkey)) AS is_key
+  FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid AND c.relkind = 'r'
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_catalog.pg_collation coll ON coll.oid = a.attcollation
+ WHERE a.attnum > 0 AND NOT a.attisdropped
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND (a.atttypid IN (20, 21, 23, 2950)
+        OR (a.atttypid IN (25, 1043) AND (coll.oid IS NULL OR coll.collisdeterministic)));
 COMMIT;
 `;
 
@@ -93,6 +113,7 @@ interface RelationRow {
   kind: string;
   temporary: boolean;
   row_security: boolean;
+  definition: string | null;
 }
 interface InheritsRow {
   child: string;
@@ -120,12 +141,29 @@ interface OperatorRow {
   name: string;
   function: string;
 }
+interface ColumnRow {
+  readonly rel: string;
+  readonly name: string;
+  readonly family: "int" | "uuid" | "text";
+  readonly is_key: boolean;
+}
+
+/** A column a row constraint may use (see row-constraints.ts). */
+export interface ConstrainableColumn {
+  readonly family: "int" | "uuid" | "text";
+  /** Part of a primary or foreign key: change events carry its values. */
+  readonly isKey: boolean;
+}
+
 interface NamespaceRow {
   schema: string;
   is_role: boolean;
 }
 
-/** An immutable picture of the catalog, indexed for name resolution. */
+/**
+ * A picture of the catalog, indexed for name resolution. Immutable but for the names a reload
+ * already failed to find (so the same unknown name does not reload again).
+ */
 export class CatalogSnapshot {
   /** The catalog connection's role: what `"$user"` means when the caller does not say. */
   readonly currentUser: string;
@@ -144,6 +182,9 @@ export class CatalogSnapshot {
   private readonly functionsByName = new Map<string, CatalogFunction[]>();
   private readonly functionsByOid = new Map<string, CatalogFunction>();
   private readonly operatorsByName = new Map<string, string[]>();
+  private readonly columnsByRelation = new Map<string, Map<string, ConstrainableColumn>>();
+  /** Names a reload did not find: asking again would not find them in this snapshot either. */
+  private readonly confirmedAbsent = new Set<string>();
 
   constructor(rows: {
     session: SessionRow;
@@ -153,7 +194,16 @@ export class CatalogSnapshot {
     functions: readonly FunctionRow[];
     operators: readonly OperatorRow[];
     namespaces: readonly NamespaceRow[];
+    columns?: readonly ColumnRow[];
   }) {
+    for (const c of rows.columns ?? []) {
+      let columns = this.columnsByRelation.get(c.rel);
+      if (!columns) {
+        columns = new Map();
+        this.columnsByRelation.set(c.rel, columns);
+      }
+      columns.set(c.name, { family: c.family, isKey: c.is_key });
+    }
     this.currentUser = rows.session.current_user;
     this.searchPath = rows.session.search_path;
     this.schemas = new Set(rows.namespaces.map((n) => n.schema));
@@ -166,6 +216,7 @@ export class CatalogSnapshot {
         kind: r.kind,
         temporary: r.temporary,
         rowSecurity: r.row_security,
+        definition: r.definition ?? undefined,
       };
       this.relationsByOid.set(rel.oid, rel);
       if (rel.temporary) this.temporaryNames.add(rel.name);
@@ -203,6 +254,25 @@ export class CatalogSnapshot {
       pushTo(this.functionsByName, nameKey(fn.schema, fn.name), fn);
     }
     for (const o of rows.operators) pushTo(this.operatorsByName, nameKey(o.schema, o.name), o.function);
+  }
+
+  /** A column of an ordinary table that a row constraint may use, or undefined. */
+  constrainableColumn(relation: CatalogRelation, column: string): ConstrainableColumn | undefined {
+    return this.columnsByRelation.get(relation.oid)?.get(column);
+  }
+
+  /** Inheritance children or partitions: rows of the table may be reported under other names. */
+  hasChildren(relation: CatalogRelation): boolean {
+    return (this.childrenOf.get(relation.oid)?.length ?? 0) > 0;
+  }
+
+  isConfirmedAbsent(what: string): boolean {
+    return this.confirmedAbsent.has(what);
+  }
+
+  /** Record that `what` is not in this snapshot even after a reload (bounded: one snapshot's lifetime). */
+  confirmAbsent(what: string): void {
+    if (this.confirmedAbsent.size < 10_000) this.confirmedAbsent.add(what);
   }
 
   relation(schema: string, name: string): CatalogRelation | undefined {
@@ -252,13 +322,15 @@ export async function loadCatalogSnapshot(client: pg.Client): Promise<CatalogSna
   const rows = <T>(index: number): T[] => (results[index]?.rows ?? []) as T[];
   const session = rows<SessionRow>(1)[0];
   if (!session) throw new CatalogLoadError("the snapshot query returned no session row");
+  // results[2] is SET LOCAL.
   return new CatalogSnapshot({
     session,
-    relations: rows<RelationRow>(2),
-    inherits: rows<InheritsRow>(3),
-    rules: rows<RuleRow>(4),
-    functions: rows<FunctionRow>(5),
-    operators: rows<OperatorRow>(6),
-    namespaces: rows<NamespaceRow>(7),
+    relations: rows<RelationRow>(3),
+    inherits: rows<InheritsRow>(4),
+    rules: rows<RuleRow>(5),
+    functions: rows<FunctionRow>(6),
+    operators: rows<OperatorRow>(7),
+    namespaces: rows<NamespaceRow>(8),
+    columns: rows<ColumnRow>(9),
   });
 }
