@@ -25,10 +25,14 @@ export class LoadAbortedError extends PgCacheWatchError {
   }
 }
 
-/** A table name that cannot be valid (empty, too long, NUL byte). */
+/** A table name that cannot be valid (empty, too long, NUL byte), or a table input that is not a name at all (null, a number...). */
 export class InvalidTableNameError extends PgCacheWatchError {
-  constructor(name: string, why: string) {
-    super("INVALID_TABLE_NAME", `invalid table name ${JSON.stringify(name)}: ${why}`);
+  /** `described`: `name` is already a description of a non-string input, printed as is. */
+  constructor(name: string, why: string, options?: { described?: boolean }) {
+    super(
+      "INVALID_TABLE_NAME",
+      `invalid table name ${options?.described ? name : JSON.stringify(name)}: ${why}`,
+    );
   }
 }
 
