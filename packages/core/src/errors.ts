@@ -49,3 +49,25 @@ export class EngineStoppedError extends PgCacheWatchError {
     super("ENGINE_STOPPED", "this CacheWatch has been stopped");
   }
 }
+
+/**
+ * The NOTIFY listener's connection does not keep a session: a notification sent to it did not come
+ * back (PgBouncer in transaction or statement mode, or another pooler that moves connections
+ * between clients). LISTEN needs the same server session for as long as it listens.
+ */
+export class ListenerNeedsSessionError extends PgCacheWatchError {
+  constructor(detail: string) {
+    super(
+      "LISTENER_NEEDS_SESSION",
+      `${detail}: the listener needs a session: point it at PostgreSQL directly or at a session-mode pooler (PgBouncer pool_mode = session)`,
+    );
+  }
+}
+
+/** A connection string that cannot be used as written (bad URL or port, unsupported key=value key). Never contains the password. */
+export class InvalidConnectionStringError extends PgCacheWatchError {
+  /** `redacted`: the connection string with its password already masked (see `redactConnectionString`). */
+  constructor(redacted: string, why: string) {
+    super("INVALID_CONNECTION_STRING", `invalid connection string ${JSON.stringify(redacted)}: ${why}`);
+  }
+}
