@@ -16,8 +16,11 @@ export {
   type LoadControl,
   type LoadRequest,
   type Mutation,
+  type Statement,
+  type UncachedInfo,
 } from "./engine/cache-watch.js";
 export type { CacheWatchOptions } from "./engine/options.js";
+export type { AnalysisContext, StatementAnalysis, StatementAnalyzer } from "./engine/statement-analysis.js";
 export type { CacheWatchStats } from "./engine/stats.js";
 export {
   EngineStoppedError,

@@ -76,7 +76,8 @@ export function cachedSelect(
   const shape = selectionShape(builder.config.fields);
   return watch.load(
     {
-      key: queryKey("select", shape, query.sql, query.params),
+      // Unknown tables: not cached (no key), rather than a load whose result is dropped.
+      key: tables === undefined ? undefined : queryKey("select", shape, query.sql, query.params),
       tables,
       inTransaction: transactionOf(watch, { session: builder.session }) !== undefined,
       ttl: options.ttl,
@@ -100,7 +101,7 @@ export function cachedRelationalQuery(
   const shape = `${query.mode}:${JSON.stringify(relationalShape(built.selection))}`;
   return watch.load(
     {
-      key: queryKey("relational", shape, rendered.sql, rendered.params),
+      key: tables === undefined ? undefined : queryKey("relational", shape, rendered.sql, rendered.params),
       tables,
       inTransaction: transactionOf(watch, { session: query.session }) !== undefined,
       ttl: options.ttl,

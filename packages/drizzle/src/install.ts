@@ -204,7 +204,7 @@ function loadDrizzleCachedSelect(
       : queryKey("withCache", "", queryString, params);
   return watch.load(
     {
-      key,
+      key: tables === undefined ? undefined : key,
       tables,
       inTransaction: transactionOf(watch, { client: prepared.client }) !== undefined,
       ttl: ttlOf(config.config),

@@ -141,7 +141,7 @@ export class CacheConnection implements DatabaseConnection {
     const ttl = queryOptions.ttl ?? this.#context.ttl;
     return this.#context.watch.load<QueryResult<R>>(
       {
-        key,
+        key: tables === undefined ? undefined : key,
         tables,
         inTransaction: !shareable,
         ...(ttl === undefined ? {} : { ttl }),

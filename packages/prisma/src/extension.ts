@@ -145,7 +145,7 @@ class PrismaCache {
     const key = queryKey(this.#options.namespace ?? "", model, operation, args);
     if (!tables || key === undefined) {
       // Arguments we cannot read faithfully: not cached (the engine counts the bypass).
-      return this.watch.load({ key, tables: undefined }, () => query(args));
+      return this.watch.load({ key: undefined }, () => query(args));
     }
     const learned = this.#learned.get(`${model}.${operation}`);
     if (learned) tables.addAll(learned.toArray());

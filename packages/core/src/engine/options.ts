@@ -3,6 +3,7 @@ import type { Logger } from "../logger.js";
 import type { ChangeSource } from "../sources/change-source.js";
 import type { WalSourceOptions } from "../sources/wal/wal-source.js";
 import type { CacheStore } from "../store/cache-store.js";
+import type { StatementAnalyzer } from "./statement-analysis.js";
 
 export interface CacheWatchOptions {
   /** Where the listener connects. Defaults to DATABASE_URL, then the standard PG* variables. */
@@ -51,4 +52,9 @@ export interface CacheWatchOptions {
   /** Where values live. Default an in-memory LRU. */
   store?: CacheStore;
   logger?: Logger;
+  /**
+   * What reads the SQL that loads run (see `runStatement`). Default: PostgreSQL's own parser
+   * with the catalog read over a connection of its own.
+   */
+  analyzer?: StatementAnalyzer;
 }

@@ -10,6 +10,8 @@ export interface CacheWatchStats {
   fillsRejected: number;
   /** Results not stored because they were larger than maxEntryBytes (or not cloneable). */
   fillsTooLarge: number;
+  /** Results returned but not stored because what they read cannot be known or shared (a write, a transaction, an opaque or session-dependent statement). */
+  fillsUncacheable: number;
   /** Invalidation operations (a change event, a mutation, a manual call, a listener loss). */
   invalidations: number;
   /** Entries dropped by invalidations. */

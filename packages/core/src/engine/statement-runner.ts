@@ -1,0 +1,90 @@
+import type { TableRef } from "../events/table-name.js";
+import type { ConnectionStates } from "./connection-states.js";
+import type { Mutation, Statement } from "./load-request.js";
+import { loadScope } from "./load-scope.js";
+import { isPromise, type StatementAnalysis, type StatementAnalyzer } from "./statement-analysis.js";
+
+interface RunnerDeps {
+  readonly analyzer: () => StatementAnalyzer | undefined;
+  readonly connections: ConnectionStates;
+  readonly beginMutation: (tables: readonly TableRef[]) => Mutation;
+}
+
+/**
+ * Every statement an adapter sends goes through here, reads and writes alike: it is analysed
+ * (memoised by text), recorded against the load it belongs to, tracked for transaction control
+ * on its connection, and, when it writes, marked before it runs and invalidated when it
+ * completes (after COMMIT or ROLLBACK inside a transaction): read-your-writes in one place.
+ */
+export class StatementRunner {
+  readonly #deps: RunnerDeps;
+
+  constructor(deps: RunnerDeps) {
+    this.#deps = deps;
+  }
+
+  run<T>(statement: Statement, run: () => Promise<T>): Promise<T> {
+    const analyzer = this.#deps.analyzer();
+    if (analyzer === undefined) {
+      loadScope.getStore()?.refuse("no SQL analyzer is available");
+      return run();
+    }
+    let analysis: StatementAnalysis | Promise<StatementAnalysis>;
+    try {
+      analysis = analyzer.analyze(statement.sql, { searchPath: statement.searchPath });
+    } catch (error) {
+      loadScope.getStore()?.refuse(`analysis failed: ${(error as Error).message}`);
+      return run();
+    }
+    if (!isPromise(analysis)) return this.#runAnalysed(statement, analysis, run);
+    // First sight of this text with a catalog to load: wait, so a write is marked before it runs.
+    const collector = loadScope.getStore();
+    return analysis.then(
+      (done) =>
+        collector
+          ? loadScope.run(collector, () => this.#runAnalysed(statement, done, run))
+          : this.#runAnalysed(statement, done, run),
+      (error: unknown) => {
+        collector?.refuse(`analysis failed: ${(error as Error).message}`);
+        return run();
+      },
+    );
+  }
+
+  #runAnalysed<T>(statement: Statement, analysis: StatementAnalysis, run: () => Promise<T>): Promise<T> {
+    const { connections } = this.#deps;
+    const connection = statement.connection;
+    loadScope.getStore()?.record(analysis, connections.inTransaction(connection));
+    const control = analysis.transaction;
+    if (control === "begin" && connection !== undefined) connections.begin(connection);
+    const mutation = analysis.writes.length > 0 ? this.#deps.beginMutation(analysis.writes) : undefined;
+    if (mutation === undefined && control !== "commit" && control !== "rollback" && control !== "begin") {
+      return run();
+    }
+    const settle = (failed: boolean) => {
+      if (mutation) connections.completeWrite(connection, mutation);
+      if (connection === undefined) return;
+      // A failed BEGIN opened nothing; COMMIT and ROLLBACK end the transaction either way.
+      if ((control === "begin" && failed) || control === "commit" || control === "rollback") {
+        connections.end(connection);
+      }
+    };
+    let running: Promise<T>;
+    try {
+      running = run();
+    } catch (error) {
+      settle(true);
+      throw error;
+    }
+    return running.then(
+      (value) => {
+        settle(false);
+        return value;
+      },
+      (error: unknown) => {
+        settle(true);
+        throw error;
+      },
+    );
+  }
+}
