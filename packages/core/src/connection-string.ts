@@ -192,11 +192,21 @@ function keyValueToUrl(text: string): { url: string; connectTimeoutMs: number | 
   const query = new URLSearchParams();
   const socketHost = host.startsWith("/");
   if (socketHost) query.set("host", host);
-  for (const key of ["application_name", "fallback_application_name", "options", "client_encoding", "sslmode", "sslcert", "sslkey", "sslrootcert"]) {
+  for (const key of [
+    "application_name",
+    "fallback_application_name",
+    "options",
+    "client_encoding",
+    "sslmode",
+    "sslcert",
+    "sslkey",
+    "sslrootcert",
+  ]) {
     const value = pairs.get(key);
     if (value !== undefined) query.set(key, value);
   }
-  const authorityHost = socketHost || host === "" ? "" : host.includes(":") ? `[${host}]` : encodeURIComponent(host);
+  const authorityHost =
+    socketHost || host === "" ? "" : host.includes(":") ? `[${host}]` : encodeURIComponent(host);
   const database = pairs.get("dbname");
   const search = query.toString();
   const url = `postgresql://${userInfo}${authorityHost}${port === "" ? "" : `:${port}`}/${database === undefined ? "" : encodeURIComponent(database)}${search === "" ? "" : `?${search}`}`;
@@ -219,7 +229,9 @@ export function toClientConfig(connectionString: string): pg.ClientConfig {
   if (form === "socket") return { connectionString };
   if (form === "key-value") {
     const { url, connectTimeoutMs } = keyValueToUrl(connectionString);
-    return connectTimeoutMs === undefined ? { connectionString: url } : { connectionString: url, connectionTimeoutMillis: connectTimeoutMs };
+    return connectTimeoutMs === undefined
+      ? { connectionString: url }
+      : { connectionString: url, connectionTimeoutMillis: connectTimeoutMs };
   }
   const scheme = connectionString.slice(0, connectionString.indexOf(":")).toLowerCase();
   if (scheme !== "postgres" && scheme !== "postgresql" && scheme !== "socket") {
@@ -230,10 +242,14 @@ export function toClientConfig(connectionString: string): pg.ClientConfig {
     url = new URL(normaliseUrl(connectionString));
   } catch {
     // Usually the port: WHATWG URL refuses anything but digits up to 65535 there.
-    throw invalid(connectionString, "not a valid URL (check the port and that special characters in the password are percent-encoded)");
+    throw invalid(
+      connectionString,
+      "not a valid URL (check the port and that special characters in the password are percent-encoded)",
+    );
   }
   const port = url.searchParams.get("port") ?? url.port;
-  if (port !== "" && !isPort(port)) throw invalid(connectionString, `port ${JSON.stringify(port)} is not a port number`);
+  if (port !== "" && !isPort(port))
+    throw invalid(connectionString, `port ${JSON.stringify(port)} is not a port number`);
   return { connectionString };
 }
 
@@ -241,7 +257,10 @@ export function toClientConfig(connectionString: string): pg.ClientConfig {
  * Settings for a `pg.Client` from an optional connection string merged over `base`; without one,
  * `pg` reads PGHOST, PGPORT, PGUSER, PGPASSWORD... as usual.
  */
-export function clientConfigFor(connectionString: string | undefined, base: pg.ClientConfig = {}): pg.ClientConfig {
+export function clientConfigFor(
+  connectionString: string | undefined,
+  base: pg.ClientConfig = {},
+): pg.ClientConfig {
   if (connectionString === undefined || connectionString === "") return base;
   return { ...base, ...toClientConfig(connectionString) };
 }

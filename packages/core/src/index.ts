@@ -8,6 +8,12 @@ export {
 } from "./cached/cached.js";
 export { stableKey } from "./cached/stable-key.js";
 export {
+  type ConnectionStringForm,
+  connectionStringForm,
+  redactConnectionString,
+  toClientConfig,
+} from "./connection-string.js";
+export {
   CacheWatch,
   type CacheWatchEvents,
   createCacheWatch,
@@ -24,7 +30,9 @@ export type { AnalysisContext, StatementAnalysis, StatementAnalyzer } from "./en
 export type { CacheWatchStats } from "./engine/stats.js";
 export {
   EngineStoppedError,
+  InvalidConnectionStringError,
   InvalidTableNameError,
+  ListenerNeedsSessionError,
   LoadAbortedError,
   LoadTimeoutError,
   PgCacheWatchError,
@@ -38,6 +46,7 @@ export {
   type PayloadProblem,
   parseNotifyPayload,
 } from "./events/notify-payload.js";
+export { sealPayload, verifyEnvelope } from "./events/signed-payload.js";
 export {
   DEFAULT_SCHEMA,
   formatTable,

@@ -299,6 +299,8 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       serving: this.isServing(),
       lastEventLatencyMs: this.#latency.last,
       p99EventLatencyMs: this.#latency.percentile(99),
+      forgedEvents: this.#source?.forgedEvents ?? 0,
+      notifyQueueUsage: this.#source?.queueUsage,
     };
   }
 

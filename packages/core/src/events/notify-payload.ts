@@ -68,10 +68,9 @@ export function parseNotifyPayload(raw: string, receivedAt = Date.now()): Parsed
     return { ok: false, problem: "bad-field", detail: "field ts must be a number" };
   const plausible =
     ts !== undefined && ts >= receivedAt - SENT_AT_MAX_AGE_MS && ts <= receivedAt + SENT_AT_MAX_AHEAD_MS;
-  const event: ChangeEvent =
-    !plausible
-      ? { schema: s, table: t, operation: op as ChangeOperation, receivedAt }
-      : { schema: s, table: t, operation: op as ChangeOperation, sentAt: ts as number, receivedAt };
+  const event: ChangeEvent = !plausible
+    ? { schema: s, table: t, operation: op as ChangeOperation, receivedAt }
+    : { schema: s, table: t, operation: op as ChangeOperation, sentAt: ts as number, receivedAt };
   return { ok: true, event };
 }
 

@@ -90,9 +90,12 @@ export class DeliveryProbe {
         await sender.end().catch(() => {});
       }
     } catch (error) {
-      logger.warn("pgcachewatch could not open a second connection to confirm delivery; probing from the listener itself", {
-        error: error instanceof Error ? error.message : String(error),
-      });
+      logger.warn(
+        "pgcachewatch could not open a second connection to confirm delivery; probing from the listener itself",
+        {
+          error: error instanceof Error ? error.message : String(error),
+        },
+      );
       sentBy = "the listener itself";
       await listener.query("SELECT pg_catalog.pg_notify($1, $2)", [this.channel, echo.id]);
     }

@@ -159,10 +159,17 @@ export class NotifySource implements ChangeSource {
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${quoteIdentifier(this.#channel)}; LISTEN ${quoteIdentifier(probe.channel)}`);
+      await client.query(
+        `LISTEN ${quoteIdentifier(this.#channel)}; LISTEN ${quoteIdentifier(probe.channel)}`,
+      );
       const { rows } = await client.query<{ pid: number }>("SELECT pg_catalog.pg_backend_pid() AS pid");
       this.#backendPid = readPid(rows);
-      await probe.confirmFromAnotherSession(this.#clientConfig, client, this.#heartbeatInterval, this.#logger);
+      await probe.confirmFromAnotherSession(
+        this.#clientConfig,
+        client,
+        this.#heartbeatInterval,
+        this.#logger,
+      );
     } catch (error) {
       const failure = this.#scrub(asError(error));
       if (first && failure instanceof ListenerNeedsSessionError && !lost) {
