@@ -71,3 +71,18 @@ export class InvalidConnectionStringError extends PgCacheWatchError {
     super("INVALID_CONNECTION_STRING", `invalid connection string ${JSON.stringify(redacted)}: ${why}`);
   }
 }
+
+/**
+ * The engine's `eventSecret` cannot verify this install's notifications: it is not the secret the
+ * triggers sign with (reinstalled since?), or the installed triggers do not sign at all (an older
+ * revision). Every change would be dropped as forged, so the listener refuses to serve.
+ */
+export class EventSecretMismatchError extends PgCacheWatchError {
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(
+      "EVENT_SECRET_MISMATCH",
+      `${detail}: print the install's secret with \`pgcachewatch secret\`, reinstall the triggers (pgcachewatch install, or ensureTriggers), or leave eventSecret unset`,
+      options,
+    );
+  }
+}

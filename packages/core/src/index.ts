@@ -30,6 +30,7 @@ export type { AnalysisContext, StatementAnalysis, StatementAnalyzer } from "./en
 export type { CacheWatchStats } from "./engine/stats.js";
 export {
   EngineStoppedError,
+  EventSecretMismatchError,
   InvalidConnectionStringError,
   InvalidTableNameError,
   ListenerNeedsSessionError,
@@ -71,6 +72,7 @@ export { Windowed, type WindowedOptions } from "./strategies/windowed.js";
 export {
   DEFAULT_CHANNEL,
   type EnsureTriggersResult,
+  EventSecretUnavailableError,
   ensureTriggers,
   INSTALL_REVISION,
   type InstallTriggersOptions,
@@ -79,6 +81,7 @@ export {
   installTriggers,
   listWatchableTables,
   NotATableError,
+  readEventSecret,
   type SqlTextOptions,
   TRIGGER_NAME,
   TRIGGER_SCHEMA,

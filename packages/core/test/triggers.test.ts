@@ -407,13 +407,11 @@ describe("followNewPartitions (event trigger)", () => {
       ]);
       await writer.query("INSERT INTO events.log_1_a VALUES (150, 'a')");
       await writer.query("INSERT INTO events.log_2 VALUES (250, 'b')");
-      const payloads = (await logRecorder.drain(writer)).map(
-        (p) => {
-          const parsed = parseNotifyPayload(p);
-          if (!parsed.ok) throw new Error(`unparseable payload ${p}`);
-          return { t: parsed.event.table, op: parsed.event.operation };
-        },
-      );
+      const payloads = (await logRecorder.drain(writer)).map((p) => {
+        const parsed = parseNotifyPayload(p);
+        if (!parsed.ok) throw new Error(`unparseable payload ${p}`);
+        return { t: parsed.event.table, op: parsed.event.operation };
+      });
       expect(payloads.map((p) => p.t).sort()).toEqual(["log", "log", "log_1", "log_1_a", "log_2"]);
 
       await admin.query("DROP TABLE events.log_1, events.log_2, events.unwatched_0, events.plain");

@@ -5,6 +5,7 @@ import { InvalidChannelError } from "../triggers/errors.js";
 import type { CliIo } from "./cli-io.js";
 import type { CommandContext } from "./commands/context.js";
 import { installCommand } from "./commands/install.js";
+import { secretCommand } from "./commands/secret.js";
 import { sqlCommand } from "./commands/sql.js";
 import { statusCommand } from "./commands/status.js";
 import { uninstallCommand } from "./commands/uninstall.js";
@@ -26,6 +27,7 @@ const COMMAND_RUNNERS: Readonly<Record<CommandName, (context: CommandContext) =>
   sql: sqlCommand,
   watch: watchCommand,
   wal: walCommand,
+  secret: secretCommand,
 };
 
 function describeError(error: unknown): string {

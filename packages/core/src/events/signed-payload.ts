@@ -46,6 +46,11 @@ export function signPayload(secret: string, xid: string, payload: string): strin
   return createHmac("sha256", secret).update(`${xid}:${payload}`, "utf8").digest("hex");
 }
 
+/** What `pgcachewatch.probe_signature(id)` returns when the install's secret is `secret`. */
+export function signProbe(secret: string, id: string): string {
+  return createHmac("sha256", secret).update(`probe:${id}`, "utf8").digest("hex");
+}
+
 /** Wrap a payload in a signed envelope (tests, tools). */
 export function sealPayload(secret: string, xid: string, payload: string): string {
   return `${SIGNED_PREFIX}${xid}:${signPayload(secret, xid, payload)}:${payload}`;

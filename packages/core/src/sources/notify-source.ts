@@ -1,11 +1,13 @@
+import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { clientConfigFor, redactSecrets } from "../connection-string.js";
-import { ListenerNeedsSessionError } from "../errors.js";
+import { EventSecretMismatchError, ListenerNeedsSessionError } from "../errors.js";
 import { parseNotifyPayload } from "../events/notify-payload.js";
-import { ReplayWindow, verifyEnvelope } from "../events/signed-payload.js";
+import { ReplayWindow, signProbe, verifyEnvelope } from "../events/signed-payload.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import { toChannel } from "../triggers/channel.js";
+import { PROBE_SIGNATURE_FUNCTION } from "../triggers/definitions.js";
 import type { ChangeSource, ChangeSourceHandlers } from "./change-source.js";
 import { DeliveryProbe, probeChannelName } from "./delivery-probe.js";
 import { QueueUsageMonitor } from "./queue-usage-monitor.js";
@@ -170,9 +172,12 @@ export class NotifySource implements ChangeSource {
         this.#heartbeatInterval,
         this.#logger,
       );
+      if (this.#secret !== undefined) await checkSecret(client, this.#secret, randomBytes(8).toString("hex"));
     } catch (error) {
       const failure = this.#scrub(asError(error));
-      if (first && failure instanceof ListenerNeedsSessionError && !lost) {
+      const fatal =
+        failure instanceof ListenerNeedsSessionError || failure instanceof EventSecretMismatchError;
+      if (first && fatal && !lost) {
         this.#client = undefined;
         await closeClient(client);
         return failure;
@@ -241,13 +246,19 @@ export class NotifySource implements ChangeSource {
         });
       }, interval);
       client
-        .query<{ usage: number; pid: number }>(
-          "SELECT pg_catalog.pg_notify($1, $2), pg_catalog.pg_notification_queue_usage()::float8 AS usage, pg_catalog.pg_backend_pid() AS pid",
+        .query<{ usage: number; pid: number; signature?: string | null }>(
+          this.#secret === undefined ? HEARTBEAT_SQL : HEARTBEAT_WITH_SIGNATURE_SQL,
           [probe.channel, echo.id],
         )
         .then(
           ({ rows }) => {
             answered = true;
+            const secret = this.#secret;
+            if (secret !== undefined && rows[0]?.signature !== signProbe(secret, echo.id)) {
+              finish();
+              onLost(new EventSecretMismatchError("the install's triggers now sign with another secret"));
+              return;
+            }
             const pid = readPid(rows);
             if (pid !== this.#backendPid) {
               finish();
@@ -302,6 +313,37 @@ export class NotifySource implements ChangeSource {
       if (error.stack) error.stack = redactSecrets(error.stack, connectionString);
     }
     return error;
+  }
+}
+
+const HEARTBEAT_SQL =
+  "SELECT pg_catalog.pg_notify($1, $2), pg_catalog.pg_notification_queue_usage()::float8 AS usage, pg_catalog.pg_backend_pid() AS pid";
+const HEARTBEAT_WITH_SIGNATURE_SQL = `${HEARTBEAT_SQL}, ${PROBE_SIGNATURE_FUNCTION.replace("(text)", "")}($2) AS signature`;
+
+/** The install signs a probe id the way this secret does, or the listener must not serve. */
+async function checkSecret(client: pg.Client, secret: string, id: string): Promise<void> {
+  let signature: string | null | undefined;
+  try {
+    const { rows } = await client.query<{ signature: string | null }>(
+      `SELECT ${PROBE_SIGNATURE_FUNCTION.replace("(text)", "")}($1) AS signature`,
+      [id],
+    );
+    signature = rows[0]?.signature;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === "42883" || code === "3F000" || code === "42501") {
+      throw new EventSecretMismatchError(
+        "the installed triggers do not sign notifications (revision 2 or later is needed, with USAGE on schema pgcachewatch)",
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  if (signature === null || signature === undefined) {
+    throw new EventSecretMismatchError("the install has no event secret");
+  }
+  if (signature !== signProbe(secret, id)) {
+    throw new EventSecretMismatchError("eventSecret is not the secret the installed triggers sign with");
   }
 }
 
