@@ -15,8 +15,14 @@ import { InvalidConnectionStringError } from "./errors.js";
  * connection string goes through {@link redactConnectionString}.
  */
 
-function invalid(connectionString: string, why: string): InvalidConnectionStringError {
-  return new InvalidConnectionStringError(redactConnectionString(connectionString), why);
+/** Text that did not even parse is not shown: where its password is cannot be known. */
+function invalid(connectionString: string | undefined, why: string): InvalidConnectionStringError {
+  return new InvalidConnectionStringError(
+    connectionString === undefined
+      ? "(not shown: it does not parse)"
+      : redactConnectionString(connectionString),
+    why,
+  );
 }
 
 export type ConnectionStringForm = "url" | "key-value" | "socket";
@@ -119,7 +125,7 @@ export function parseKeyValue(text: string): Map<string, string> {
     skipSpace();
     if (key.length === 0 || text[i] !== "=") {
       throw invalid(
-        text,
+        undefined,
         `expected key=value at offset ${keyStart} (neither a postgres:// URL nor key=value pairs)`,
       );
     }
@@ -143,7 +149,7 @@ export function parseKeyValue(text: string): Map<string, string> {
           i++;
         }
       }
-      if (!closed) throw invalid(text, `unterminated quoted value for ${key}`);
+      if (!closed) throw invalid(undefined, `unterminated quoted value for ${key}`);
     } else {
       while (i < n && !/\s/.test(text[i] ?? "")) {
         if (text[i] === "\\" && i + 1 < n) {
