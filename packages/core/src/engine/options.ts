@@ -28,6 +28,12 @@ export interface CacheWatchOptions {
   ttl?: number;
   /** A load running longer than this fails for every waiter with LoadTimeoutError. Default 0 (no limit). */
   loadTimeout?: number;
+  /**
+   * How long stop() waits for loads in flight (ms). After that their waiters get
+   * EngineStoppedError and their signals abort, so a loader that never settles cannot hold
+   * stop() forever. Default 5000.
+   */
+  stopTimeout?: number;
   /** Schema of unqualified table names. Default "public". */
   defaultSchema?: string;
   /** Heartbeat period of the NOTIFY listener in ms: a query that must answer within the period. Default 5000. */
