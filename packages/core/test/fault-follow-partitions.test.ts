@@ -8,6 +8,7 @@ const db = useTestDatabase("fault_follow");
 
 describe("install --follow-partitions and other roles' DDL", () => {
   const role = `pgcw_dev_${randomBytes(4).toString("hex")}`;
+  const password = randomBytes(12).toString("hex");
   let admin: pg.Client;
   let developer: pg.Client;
   beforeAll(async () => {
@@ -19,10 +20,12 @@ describe("install --follow-partitions and other roles' DDL", () => {
     await installTriggers(admin, { tables: ["parted"], followNewPartitions: true });
     expect((await triggerStatus(admin)).followsNewPartitions).toBe(true);
     // An ordinary role: no superuser, no privilege on schema pgcachewatch, a schema of its own.
-    await admin.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER; CREATE SCHEMA dev AUTHORIZATION ${role}`);
+    await admin.query(
+      `CREATE ROLE ${role} LOGIN NOSUPERUSER PASSWORD '${password}'; CREATE SCHEMA dev AUTHORIZATION ${role}`,
+    );
     const url = new URL(db.url);
     url.username = role;
-    url.password = "";
+    url.password = password;
     developer = new pg.Client({ connectionString: url.toString() });
     await developer.connect();
   });

@@ -46,13 +46,14 @@ describe("forged notifications", () => {
   it("the secret is 64 hex digits, readable by the installing role only", async () => {
     expect(secret).toMatch(/^[0-9a-f]{64}$/);
     const role = `pgcw_reader_${randomBytes(4).toString("hex")}`;
-    await admin.query(`CREATE ROLE ${role} LOGIN`);
+    const password = randomBytes(12).toString("hex");
+    await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
     onTestFinished(async () => {
       await admin.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
     });
     const url = new URL(db.url);
     url.username = role;
-    url.password = "";
+    url.password = password;
     const other = new pg.Client({ connectionString: url.toString() });
     await other.connect();
     onTestFinished(() => other.end());
