@@ -164,5 +164,11 @@ describe("secrets in connection strings", () => {
     expect(verbose.code).toBe(1);
     expect(verbose.stderr).toContain("invalid connection string");
     expect(verbose.stderr).not.toContain("s3cretpw");
+    const refused = await runCli(
+      ["status", "--verbose", "--url", "host=127.0.0.1 port=1 dbname=x user=app password=s3cretpw"],
+      { env: cleanEnv() },
+    );
+    expect(refused.stderr).toContain("caused by");
+    expect(refused.stderr).not.toContain("s3cretpw");
   });
 });
