@@ -32,11 +32,14 @@ export {
   EngineStoppedError,
   EventSecretMismatchError,
   InvalidConnectionStringError,
+  InvalidOptionError,
+  InvalidSqlTextError,
   InvalidTableNameError,
   ListenerNeedsSessionError,
   LoadAbortedError,
   LoadTimeoutError,
   PgCacheWatchError,
+  UnexpectedServerResponseError,
   UnserializableArgumentError,
 } from "./errors.js";
 export { CHANGE_OPERATIONS, type ChangeEvent, type ChangeOperation } from "./events/change-event.js";
@@ -58,6 +61,7 @@ export {
 export { queryKey } from "./keys/query-key.js";
 export { PGEventQueue } from "./listener.js";
 export { type Logger, silentLogger } from "./logger.js";
+export type { PgQueryable, PgQueryOptions, PgQueryResult } from "./pg/cached-pg-query.js";
 export type { ChangeSource, ChangeSourceHandlers } from "./sources/change-source.js";
 export { NotifySource, type NotifySourceOptions } from "./sources/notify-source.js";
 export { quoteIdentifier } from "./sources/quote-identifier.js";

@@ -25,6 +25,11 @@ export interface LoadRequest {
   signal?: AbortSignal;
   /** Extra tags for manual invalidation with `invalidate({ tags })`. */
   tags?: readonly string[];
+  /**
+   * The query's shape for per-query statistics: normalised SQL text or a function's name, never
+   * parameter values (a bounded number of shapes is tracked).
+   */
+  name?: string;
 }
 
 /** One SQL statement an adapter is about to send. */
