@@ -2,7 +2,9 @@
  * Date, Map and Set keep their contents in internal slots that Object.freeze does not reach, so a
  * frozen result holds read-only subclasses instead: their mutating methods throw a TypeError, as
  * an assignment to a frozen object does in strict mode. They stay `instanceof Date` / `Map` / `Set`
- * and behave the same for every read (getTime, toISOString, JSON, iteration). Calling
+ * and behave the same for every read (getTime, toISOString, JSON, iteration); their `constructor`
+ * is the base class, so code (and test matchers) that compare constructors see a Date, Map or Set.
+ * Calling
  * `Date.prototype.setTime.call(date, ...)` (the base class's method directly) still changes one;
  * that deliberate bypass is the one thing they do not stop.
  */
@@ -43,6 +45,7 @@ for (const name of DATE_SETTERS) {
     Object.defineProperty(FrozenDate.prototype, name, { value: refuse(`call ${name} on a frozen Date`) });
   }
 }
+Object.defineProperty(FrozenDate.prototype, "constructor", { value: Date });
 Object.freeze(FrozenDate.prototype);
 
 /** A Map whose set/delete/clear throw. Built empty, then filled through Map.prototype.set. */
@@ -50,6 +53,7 @@ export class FrozenMap<K, V> extends Map<K, V> {}
 for (const name of ["set", "delete", "clear"] as const) {
   Object.defineProperty(FrozenMap.prototype, name, { value: refuse(`call ${name} on a frozen Map`) });
 }
+Object.defineProperty(FrozenMap.prototype, "constructor", { value: Map });
 Object.freeze(FrozenMap.prototype);
 
 /** A Set whose add/delete/clear throw. */
@@ -57,6 +61,7 @@ export class FrozenSet<T> extends Set<T> {}
 for (const name of ["add", "delete", "clear"] as const) {
   Object.defineProperty(FrozenSet.prototype, name, { value: refuse(`call ${name} on a frozen Set`) });
 }
+Object.defineProperty(FrozenSet.prototype, "constructor", { value: Set });
 Object.freeze(FrozenSet.prototype);
 
 export const mapSet = Map.prototype.set;
