@@ -85,6 +85,33 @@ export async function runIsolation(context: ScenarioContext): Promise<SectionRes
       values: [engine.perCall.p50, previous.perCall.p50, structured.perCall.p50, json.perCall.p50],
     });
   }
+  // An app runs many queries: once the copiers have seen other shapes, the previous copier's
+  // spread and for-in sites go megamorphic, while each shape copier only ever sees its own shape.
+  copyManyShapes(40);
+  const manyRows: string[][] = [];
+  let tenRowRatioMany = Number.NaN;
+  for (const size of sizes) {
+    const value = values.get(size) ?? [];
+    const stored = cloneAndMeasure(value).copy;
+    const iterations = iterationsFor(size);
+    const options = { iterations, warmup: Math.min(2000, iterations), batch: Math.min(100, iterations) };
+    const engine = measureSync(() => cloneValue(stored), options);
+    const previous = measureSync(() => previousCloneValue(value), options);
+    const structured = measureSync(() => structuredClone(value), options);
+    const speedup = previous.perCall.p50 / Math.max(1, engine.perCall.p50);
+    if (size === 10) tenRowRatioMany = speedup;
+    slowestAgainstStructured = Math.min(
+      slowestAgainstStructured,
+      structured.perCall.p50 / Math.max(1, engine.perCall.p50),
+    );
+    manyRows.push([
+      `${size} row${size === 1 ? "" : "s"}`,
+      `${ns(engine.perCall.p50)} / ${ns(engine.perCall.p99)}`,
+      `${ns(previous.perCall.p50)} / ${ns(previous.perCall.p99)}`,
+      `${ns(structured.perCall.p50)} / ${ns(structured.perCall.p99)}`,
+      `${ratio(speedup)} (${ratio(previous.batchedMean / Math.max(1, engine.batchedMean))})`,
+    ]);
+  }
   result.tables.push({
     title: "Copy per hit (p50 / p99)",
     columns: [
@@ -111,6 +138,17 @@ export async function runIsolation(context: ScenarioContext): Promise<SectionRes
     ],
     rows: fillRows,
   });
+  result.tables.push({
+    title: "Copy per hit after 40 other result shapes were copied (an app with many queries), p50 / p99",
+    columns: [
+      "result size",
+      "cloneValue (stored copy)",
+      "previous copier",
+      "structuredClone",
+      "previous/cloneValue p50 (batched)",
+    ],
+    rows: manyRows,
+  });
   result.tables.push(boundedCases(context));
   result.charts.push({
     title: "Copy per hit, p50 (log scale)",
@@ -122,8 +160,8 @@ export async function runIsolation(context: ScenarioContext): Promise<SectionRes
   result.targets.push(
     {
       target: "10-row copy >= 4x faster than the previous copier",
-      measured: ratio(tenRowRatio),
-      met: tenRowRatio >= 4,
+      measured: `${ratio(tenRowRatio)} (one shape), ${ratio(tenRowRatioMany)} (after 40 other shapes)`,
+      met: tenRowRatio >= 4 && tenRowRatioMany >= 4,
     },
     {
       target: "cloneValue never slower than structuredClone (1-1000 rows)",
@@ -140,6 +178,25 @@ export async function runIsolation(context: ScenarioContext): Promise<SectionRes
       "(2,000 rows -> one 25k-object value) and 38.6 s and 4.8 GB (2^26 DAG); they are not run with it here.",
   );
   return result;
+}
+
+/** Copy rows of `count` other shapes through every copier, as an app's other queries would. */
+function copyManyShapes(count: number): void {
+  for (let shape = 0; shape < count; shape++) {
+    const rows = Array.from({ length: 5 }, (_, i) => {
+      const row: Record<string, unknown> = {};
+      for (let k = 0; k <= shape % 12; k++) {
+        row[`s${shape}_${k}`] = k % 3 === 0 ? { x: i, [`y${shape}`]: [i] } : k % 3 === 1 ? `t${i}` : i;
+      }
+      return row;
+    });
+    const stored = cloneAndMeasure(rows).copy;
+    for (let i = 0; i < 2000; i++) {
+      previousCloneValue(rows);
+      cloneValue(stored);
+      cloneValue(rows);
+    }
+  }
 }
 
 /** A full collection, so heap figures measure what is retained. */

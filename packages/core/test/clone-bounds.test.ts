@@ -52,7 +52,12 @@ describe("shared references are copied once and stay shared", () => {
     expect(filled!.bytes).toBe(arrayBytes(2000) + 2000 * plainObjectBytes(2) + sharedBytes);
     expect(filled!.bytes).toBeLessThan(4 * MiB);
 
-    for (const result of [copy, cloneValue(copy), cloneValue(rows), freezeAndMeasure(rows, 64 * MiB)!.value]) {
+    for (const result of [
+      copy,
+      cloneValue(copy),
+      cloneValue(rows),
+      freezeAndMeasure(rows, 64 * MiB)!.value,
+    ]) {
       expect(result).toHaveLength(2000);
       expect(result[0]!.data !== shared).toBe(true);
       expect(result[0]!.data).toHaveLength(25_000);
@@ -80,7 +85,11 @@ describe("shared references are copied once and stay shared", () => {
     const node: Record<string, unknown> = { name: "root", children: [] };
     (node.children as unknown[]).push({ parent: node }, node);
     node.self = node;
-    for (const copy of [cloneAndMeasure(node).copy, cloneValue(node), cloneValue(cloneAndMeasure(node).copy)]) {
+    for (const copy of [
+      cloneAndMeasure(node).copy,
+      cloneValue(node),
+      cloneValue(cloneAndMeasure(node).copy),
+    ]) {
       expect(copy).not.toBe(node);
       expect(copy.self).toBe(copy);
       const children = copy.children as Record<string, unknown>[];
@@ -154,7 +163,12 @@ describe("the byte budget", () => {
   });
 
   it("stops exactly past the budget and counts the same bytes as an unbounded copy", () => {
-    const rows = Array.from({ length: 100 }, (_, id) => ({ id, name: `n${id}`, at: new Date(id), tags: ["a"] }));
+    const rows = Array.from({ length: 100 }, (_, id) => ({
+      id,
+      name: `n${id}`,
+      at: new Date(id),
+      tags: ["a"],
+    }));
     const full = cloneAndMeasure(rows);
     expect(full.bytes).toBe(
       arrayBytes(100) +

@@ -42,7 +42,8 @@ function pgRows(count: number): Row[] {
     big: 2n ** 70n + BigInt(i),
     created_at: i % 3 === 2 ? null : new Date(1.7e12 + i),
     tags: [`t${i % 3}`, `t${i % 5}`],
-    attributes: i === 4 ? "plain jsonb string" : { color: `c${i}`, size: i % 5, nested: { deep: [i, i + 1] } },
+    attributes:
+      i === 4 ? "plain jsonb string" : { color: `c${i}`, size: i % 5, nested: { deep: [i, i + 1] } },
     amount: new Decimal(`${i}.50`),
     blob: Buffer.from([i, i + 1, i + 2]),
   }));
@@ -148,7 +149,12 @@ describe("values stay intact in both modes", () => {
     const bare = Object.assign(Object.create(null) as Record<string, unknown>, { x: { y: 1 } });
     const value = { rows, bare };
     const frozen = freezeAndMeasure(value)!.value;
-    for (const copy of [cloneValue(cloneAndMeasure(value).copy), cloneValue(value), frozen, cloneValue(frozen)]) {
+    for (const copy of [
+      cloneValue(cloneAndMeasure(value).copy),
+      cloneValue(value),
+      frozen,
+      cloneValue(frozen),
+    ]) {
       for (const [i, row] of copy.rows.entries()) {
         expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
         expect(Object.hasOwn(row, "__proto__")).toBe(true);
@@ -173,7 +179,6 @@ function toJsonSafe(row: Row): unknown {
 
 describe("freeze mode: a frozen value cannot be changed", () => {
   it("assignments throw a TypeError in strict mode, nested values too; Date, Map and Set mutators throw", () => {
-    "use strict";
     const value = {
       rows: [{ id: 1, at: new Date(5), tags: ["a"], json: { deep: { n: 1 } } }],
       map: new Map([["k", { v: 1 }]]),
@@ -265,10 +270,49 @@ describe("per-shape copiers", () => {
     expect(copy[2]!.m).not.toBe(stored[2]!.m);
   });
 
+  it("nested relations (an ORM's include): rows of rows and one-shape objects, in both modes", () => {
+    const users = Array.from({ length: 4 }, (_, id) => ({
+      id,
+      profile: id === 2 ? null : { bio: `b${id}`, since: new Date(id), meta: { n: id } },
+      posts: Array.from({ length: id }, (_, p) => ({
+        id: p,
+        at: new Date(p),
+        tags: [`t${p}`],
+        json: JSON.parse('{"__proto__": 1}'),
+      })),
+    }));
+    const stored = cloneAndMeasure(users).copy;
+    const frozen = freezeAndMeasure(users)!;
+    expect(frozen.shareable).toBe(true);
+    for (const copy of [cloneValue(stored), frozen.value, cloneValue(frozen.value)]) {
+      expect(copy).toStrictEqual(users);
+      expect(copy[3]!.posts[2]).not.toBe(users[3]!.posts[2]);
+      expect(copy[3]!.posts[2]!.at).not.toBe(users[3]!.posts[2]!.at);
+      expect(copy[1]!.profile!.meta).not.toBe(users[1]!.profile!.meta);
+      expect(Object.getOwnPropertyDescriptor(copy[3]!.posts[1]!.json, "__proto__")?.value).toBe(1);
+    }
+    const value = frozen.value;
+    expect(Object.isFrozen(value[3]!.posts[2]!.tags)).toBe(true);
+    expect(Object.isFrozen(value[1]!.profile!.meta)).toBe(true);
+    expect(() => value[3]!.posts[2]!.at.setTime(0)).toThrow(TypeError);
+    expect(() => value[1]!.profile!.since.setTime(0)).toThrow(TypeError);
+    const copy = cloneValue(frozen.value) as typeof users;
+    copy[3]!.posts[2]!.at.setTime(0);
+    copy[3]!.posts.push({ ...copy[3]!.posts[0]! });
+    expect(users[3]!.posts[2]!.at.getTime()).toBe(2);
+    expect(value[3]!.posts).toHaveLength(3);
+  });
+
   it("fall back when shapes differ between rows (other keys, other order, extra key, class instance)", () => {
     const cases: unknown[][] = [
-      [{ a: 1, b: { x: 1 } }, { b: { x: 2 }, a: 2 }],
-      [{ a: 1, b: [1] }, { a: 2, b: [2], c: 3 }],
+      [
+        { a: 1, b: { x: 1 } },
+        { b: { x: 2 }, a: 2 },
+      ],
+      [
+        { a: 1, b: [1] },
+        { a: 2, b: [2], c: 3 },
+      ],
       [{ a: 1 }, { a: 2, b: 3 }, { a: 3 }],
       [{ a: { x: 1 } }, new Decimal("1"), [1, { y: 1 }]],
       [{ a: 1 }, null, 3, { a: 2 }],
@@ -287,7 +331,16 @@ describe("per-shape copiers", () => {
   });
 
   it("keys are spliced into generated code safely", () => {
-    const hostile = ['"]; throw new Error("injected"); //', "a\\", "\u2028", "</script>", "constructor", "0", "", "__proto__"];
+    const hostile = [
+      '"]; throw new Error("injected"); //',
+      "a\\",
+      "\u2028",
+      "</script>",
+      "constructor",
+      "0",
+      "",
+      "__proto__",
+    ];
     const make = (i: number) => Object.fromEntries(hostile.map((key, k) => [key, k % 2 ? { i } : i]));
     const rows = [make(1), make(2)];
     const copy = cloneValue(cloneAndMeasure(rows).copy);
@@ -299,7 +352,9 @@ describe("per-shape copiers", () => {
   it("the generated and the closure copier agree", () => {
     const keys = ["id", "at", "tags", "json", "other", "__proto__"];
     const kinds: FieldKind[] = ["p", "d", "a", "f", "g", "p"];
-    const row = JSON.parse('{"id": 1, "at": null, "tags": ["x"], "json": {"k": 1}, "other": {"n": [1]}, "__proto__": 5}');
+    const row = JSON.parse(
+      '{"id": 1, "at": null, "tags": ["x"], "json": {"k": 1}, "other": {"n": [1]}, "__proto__": 5}',
+    );
     row.at = new Date(9);
     for (const copier of [rowCopierFor(keys, kinds)!, closureCopierFor(keys, kinds)]) {
       const [copy] = copier.rows([row]);
@@ -330,7 +385,10 @@ describe("per-shape copiers", () => {
 
   it("keeps at most a bounded number of shape copiers", () => {
     for (let i = 0; i < 1000; i++) {
-      const rows = [{ [`key${i}`]: i, b: { i } }, { [`key${i}`]: i + 1, b: { i } }];
+      const rows = [
+        { [`key${i}`]: i, b: { i } },
+        { [`key${i}`]: i + 1, b: { i } },
+      ];
       expect(cloneValue(cloneAndMeasure(rows).copy)).toEqual(rows);
     }
     expect(cachedShapeCount()).toBeLessThanOrEqual(256);

@@ -20,7 +20,7 @@
  * a cycle is reproduced, so copying takes time proportional to the distinct objects.
  */
 
-import { type CopyPlan, rootPlans } from "./copy-plans.js";
+import { type CopyPlan, planOf } from "./copy-plans.js";
 import type { DeepReadonly } from "./deep-readonly.js";
 import { identityCopy } from "./identity-copy.js";
 import { measuredCopy } from "./measured-copy.js";
@@ -38,7 +38,7 @@ export type IsolationMode = "copy" | "freeze";
  */
 export function cloneValue<T>(value: T): T {
   if (typeof value !== "object" || value === null) return value;
-  const plan: CopyPlan | undefined = rootPlans.get(value);
+  const plan: CopyPlan | undefined = planOf(value);
   return (plan !== undefined ? plan(value as never) : identityCopy(value)) as T;
 }
 

@@ -1,16 +1,24 @@
 /**
  * What the fill copier learned about the copy it made, so the hit copier need not find it out again.
  *
- * Only copies made by cloneAndMeasure / freezeAndMeasure are registered, and only when they are
+ * Only copies made by cloneAndMeasure / freezeAndMeasure carry a plan, and only when they are
  * trees (no object reached twice): the cache keeps those copies private (or frozen) and never
  * changes them, so what was true of their layout at fill stays true for every hit.
+ *
+ * The plan is a non-enumerable symbol-keyed property of the root copy: no copy, spread, JSON or
+ * key listing carries it over, and reading it costs one property load. (A WeakMap from copy to
+ * plan was measured first: inserting fresh keys cost microseconds per fill in GC work.)
  */
 
-/** How to copy a registered stored value: a per-shape row copier, or the generic tree copy. */
+/** How to copy a stored value: a per-shape rows copier, or the generic tree copy. */
 export type CopyPlan = (value: never) => unknown;
 
-/** Stored root value -> how to copy it. A value not in here is copied with an identity map. */
-export const rootPlans = new WeakMap<object, CopyPlan>();
+const PLAN = Symbol("pgcachewatch.copyPlan");
 
-/** A stored array of same-shaped plain rows, anywhere inside a registered tree -> its rows copier. */
-export const rowArrayPlans = new WeakMap<object, CopyPlan>();
+export function attachPlan(root: object, plan: CopyPlan): void {
+  Object.defineProperty(root, PLAN, { value: plan });
+}
+
+export function planOf(value: object): CopyPlan | undefined {
+  return (value as { [PLAN]?: CopyPlan })[PLAN];
+}

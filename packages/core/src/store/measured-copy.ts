@@ -11,8 +11,8 @@
 
 import { copyView } from "./binary-copy.js";
 import { copyCounters } from "./copy-counters.js";
-import { type CopyPlan, rootPlans, rowArrayPlans } from "./copy-plans.js";
-import { FrozenMap, FrozenSet, frozenDate, mapSet, setAdd } from "./frozen-builtins.js";
+import { attachPlan, type CopyPlan } from "./copy-plans.js";
+import { deepFreeze, deepFreezeBelow } from "./deep-freeze.js";
 import {
   ARRAY_BUFFER_BYTES,
   arrayBytes,
@@ -24,7 +24,7 @@ import {
   setBytes,
   VIEW_BYTES,
 } from "./heap-size.js";
-import { type FieldKind, MAX_SHAPE_KEYS, rowCopierFor } from "./shape-copier.js";
+import { type FieldKind, MAX_SHAPE_KEYS, type RowCopier, rowCopierFor } from "./shape-copier.js";
 import { treeCopy } from "./tree-copy.js";
 import { MAX_DEPTH, UncloneableValueError } from "./uncloneable.js";
 
@@ -39,12 +39,11 @@ interface FillState {
   seen: Map<object, unknown>;
   bytes: number;
   budget: number;
-  freeze: boolean;
   /** Some object is reached twice (or a cycle): the hit copier needs its identity map. */
   shared: boolean;
   binary: boolean;
-  /** Copied arrays whose first element is a plain object: candidates for a rows copier. */
-  rowArrays: unknown[][];
+  /** The root copy, frozen last (freeze mode), once its plan is attached. */
+  root: object | undefined;
 }
 
 /** Thrown (preallocated, so cheaply) to unwind the walk once the budget is spent. */
@@ -65,10 +64,9 @@ export function measuredCopy(value: unknown, budget: number, freeze: boolean): F
     seen: new Map(),
     bytes: 0,
     budget,
-    freeze,
     shared: false,
     binary: false,
-    rowArrays: [],
+    root: undefined,
   };
   let copy: unknown;
   try {
@@ -80,8 +78,35 @@ export function measuredCopy(value: unknown, budget: number, freeze: boolean): F
     }
     throw error;
   }
-  if (!state.shared && typeof copy === "object" && copy !== null) registerPlans(copy, state.rowArrays);
-  return { copy, bytes: state.bytes, binary: state.binary };
+  const root = state.root;
+  if (root === undefined) {
+    // A primitive-free leaf at the top: a Date, Map, Set, binary data or a shared class instance.
+    return {
+      copy: freeze && copy !== value ? deepFreeze(copy) : copy,
+      bytes: state.bytes,
+      binary: state.binary,
+    };
+  }
+  if (state.shared) {
+    if (freeze) Object.freeze(deepFreezeBelow(root));
+    return { copy: root, bytes: state.bytes, binary: state.binary };
+  }
+  const copier = Array.isArray(root)
+    ? rowsCopierOf(root)
+    : Object.getPrototypeOf(root) === Object.prototype
+      ? rowsCopierOf([root])
+      : undefined;
+  const plan = (copier === undefined ? treeCopy : Array.isArray(root) ? copier.rows : copier.row) as CopyPlan;
+  let result: object = root;
+  if (freeze) {
+    // Frozen literals from the shape copier: Object.freeze on a spread copy is several times slower.
+    if (copier === undefined) deepFreezeBelow(root);
+    else
+      result = Array.isArray(root) ? copier.rowsUnfrozen(root as never) : copier.rowUnfrozen(root as never);
+  }
+  attachPlan(result, plan);
+  if (freeze) Object.freeze(result);
+  return { copy: result, bytes: state.bytes, binary: state.binary };
 }
 
 function add(state: FillState, bytes: number): void {
@@ -112,9 +137,7 @@ function walk(value: object, state: FillState, depth: number): unknown {
         add(state, primitiveBytes(item));
       }
     }
-    const first = out[0];
-    if (typeof first === "object" && first !== null) state.rowArrays.push(out);
-    if (state.freeze) Object.freeze(out);
+    settle(out, state, depth);
     return out;
   }
   const proto: unknown = Object.getPrototypeOf(value);
@@ -136,13 +159,13 @@ function walk(value: object, state: FillState, depth: number): unknown {
       if ((fields & 255) === 0 && state.bytes + plainObjectBytes(fields) > state.budget) throw OVER_BUDGET;
     }
     add(state, proto === null ? dictionaryObjectBytes(fields) : plainObjectBytes(fields));
-    if (state.freeze) Object.freeze(out);
+    settle(out, state, depth);
     return out;
   }
   let out: unknown;
   if (value instanceof Date) {
     add(state, DATE_BYTES);
-    out = state.freeze ? frozenDate(value.getTime()) : new Date(value.getTime());
+    out = new Date(value.getTime());
   } else if (ArrayBuffer.isView(value)) {
     add(state, VIEW_BYTES + value.byteLength);
     state.binary = true;
@@ -153,18 +176,17 @@ function walk(value: object, state: FillState, depth: number): unknown {
     out = value.slice(0);
   } else if (value instanceof Map) {
     add(state, mapBytes(value.size));
-    const map = state.freeze ? new FrozenMap<unknown, unknown>() : new Map<unknown, unknown>();
+    const map = new Map<unknown, unknown>();
     state.seen.set(value, map);
-    for (const [k, v] of value as Map<unknown, unknown>)
-      mapSet.call(map, item(k, state, next), item(v, state, next));
-    if (state.freeze) Object.freeze(map);
+    for (const [k, v] of value as Map<unknown, unknown>) map.set(item(k, state, next), item(v, state, next));
+    settle(map, state, depth);
     return map;
   } else if (value instanceof Set) {
     add(state, setBytes(value.size));
-    const set = state.freeze ? new FrozenSet<unknown>() : new Set<unknown>();
+    const set = new Set<unknown>();
     state.seen.set(value, set);
-    for (const v of value as Set<unknown>) setAdd.call(set, item(v, state, next));
-    if (state.freeze) Object.freeze(set);
+    for (const v of value as Set<unknown>) set.add(item(v, state, next));
+    settle(set, state, depth);
     return set;
   } else {
     // Another class instance (Prisma's Decimal): shared as an immutable value, counted by its own
@@ -176,27 +198,19 @@ function walk(value: object, state: FillState, depth: number): unknown {
   return out;
 }
 
+/** Note the root copy (a plan is attached to it, and in freeze mode it is frozen last). */
+function settle(out: object, state: FillState, depth: number): void {
+  if (depth === 0) state.root = out;
+}
+
 function item(value: unknown, state: FillState, depth: number): unknown {
   if (typeof value === "object" && value !== null) return walk(value, state, depth);
   add(state, primitiveBytes(value));
   return value;
 }
 
-/** Register the hit plans of a copy that is a tree. */
-function registerPlans(root: object, rowArrays: unknown[][]): void {
-  for (const rows of rowArrays) {
-    const copier = rowsCopierOf(rows);
-    if (copier !== undefined) rowArrayPlans.set(rows, copier.rows as CopyPlan);
-  }
-  let plan: CopyPlan | undefined = rowArrayPlans.get(root);
-  if (plan === undefined && Object.getPrototypeOf(root) === Object.prototype) {
-    plan = rowsCopierOf([root])?.row as CopyPlan | undefined;
-  }
-  rootPlans.set(root, plan ?? (treeCopy as CopyPlan));
-}
-
-/** The copier for an array of plain rows with one shape, or undefined if its rows differ. */
-function rowsCopierOf(rows: readonly unknown[]) {
+/** The copier for plain rows that all have one shape (keys in one order), or undefined if they differ. */
+function rowsCopierOf(rows: readonly unknown[]): RowCopier | undefined {
   const first = rows[0];
   if (typeof first !== "object" || first === null || Object.getPrototypeOf(first) !== Object.prototype) {
     return undefined;
@@ -204,45 +218,91 @@ function rowsCopierOf(rows: readonly unknown[]) {
   const keys = Object.keys(first);
   const width = keys.length;
   if (width > MAX_SHAPE_KEYS) return undefined;
-  const kinds: FieldKind[] = new Array<FieldKind>(width).fill("p");
   for (const row of rows) {
     if (typeof row !== "object" || row === null || Object.getPrototypeOf(row) !== Object.prototype) {
       return undefined;
     }
-    // Same keys in the same order (an inherited enumerable key makes the count differ: no plan).
+    // Same keys in the same order (an inherited enumerable key makes the count differ: no copier).
     let i = 0;
     for (const key in row) {
       if (key !== keys[i]) return undefined;
       i++;
     }
     if (i !== width || Object.getOwnPropertySymbols(row).length > 0) return undefined;
-    const record = row as Record<string, unknown>;
-    for (let k = 0; k < width; k++) {
-      const was = kinds[k] as FieldKind;
-      if (was === "g") continue;
-      const kind = kindOf(record[keys[k] as string]);
-      if (kind !== was) kinds[k] = was === "p" ? kind : kind === "p" ? was : "g";
-    }
   }
+  const kinds = new Array<FieldKind>(width);
+  for (let k = 0; k < width; k++)
+    kinds[k] = fieldKind(rows as readonly Record<string, unknown>[], keys[k] as string);
   return rowCopierFor(keys, kinds);
 }
 
-function kindOf(value: unknown): FieldKind {
-  if (typeof value !== "object" || value === null) return "p";
-  if (Array.isArray(value)) {
-    for (const item of value as unknown[]) if (typeof item === "object" && item !== null) return "g";
-    return "a";
+/** What one field holds across all rows (see FieldKind); nested rows and objects get their own copier. */
+function fieldKind(rows: readonly Record<string, unknown>[], key: string): FieldKind {
+  let dates = false;
+  let flatArrays = false;
+  let rowArrays = false;
+  let emptyArrays = false;
+  let objects = false;
+  let flatObjects = true;
+  for (const row of rows) {
+    const value = row[key];
+    if (typeof value !== "object" || value === null) continue;
+    if (Array.isArray(value)) {
+      if (value.length === 0) emptyArrays = true;
+      else if (arrayOf(value) === "primitives") flatArrays = true;
+      else if (arrayOf(value) === "rows") rowArrays = true;
+      else return "g";
+    } else if (Object.getPrototypeOf(value) === Object.prototype) {
+      objects = true;
+      if (flatObjects && !isFlat(value)) flatObjects = false;
+    } else if (value instanceof Date) dates = true;
+    else return "g";
   }
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto === Object.prototype) {
-    if (Object.getOwnPropertySymbols(value).length > 0) return "g";
-    for (const key in value) {
-      const item = (value as Record<string, unknown>)[key];
-      if (typeof item === "object" && item !== null) return "g";
+  const arrays = flatArrays || rowArrays || emptyArrays;
+  if (Number(dates) + Number(arrays) + Number(objects) > 1) return "g";
+  if (dates) return "d";
+  if (arrays) {
+    if (flatArrays && rowArrays) return "g";
+    if (!rowArrays) return "a";
+    const nested: unknown[] = [];
+    for (const row of rows) {
+      const value = row[key];
+      if (Array.isArray(value)) for (const element of value) nested.push(element);
     }
-    return "f";
+    const copier = rowsCopierOf(nested);
+    return copier === undefined ? "g" : { rows: copier };
   }
-  // Copies hold plain Dates or FrozenDates; a copy of a Date is never another subclass.
-  if (value instanceof Date) return "d";
-  return "g";
+  if (objects) {
+    const nested: unknown[] = [];
+    for (const row of rows) {
+      const value = row[key];
+      if (typeof value === "object" && value !== null) nested.push(value);
+    }
+    const copier = rowsCopierOf(nested);
+    if (copier !== undefined) return { row: copier };
+    return flatObjects ? "f" : "g";
+  }
+  return "p";
+}
+
+function arrayOf(array: readonly unknown[]): "primitives" | "rows" | "mixed" {
+  const first = array[0];
+  const objects = typeof first === "object" && first !== null;
+  for (const item of array) {
+    const object = typeof item === "object" && item !== null;
+    if (object !== objects) return "mixed";
+    if (object && Object.getPrototypeOf(item) !== Object.prototype) return "mixed";
+  }
+  return objects ? "rows" : "primitives";
+}
+
+/** A plain object whose own fields are all primitives (a spread copies it whole). */
+function isFlat(value: object): boolean {
+  // A "__proto__" field would be lost by the Object.assign of freeze mode's copy.
+  if (Object.getOwnPropertySymbols(value).length > 0 || Object.hasOwn(value, "__proto__")) return false;
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (typeof item === "object" && item !== null) return false;
+  }
+  return true;
 }

@@ -1,22 +1,13 @@
 /**
- * The hit copier for a stored value the fill copier registered as a tree (copy-plans.ts): no
- * identity map is needed, since no object in it is reached twice, and arrays of same-shaped rows
- * are copied by their per-shape copier.
+ * The hit copier for (parts of) a stored value the fill copier found to be a tree (copy-plans.ts):
+ * no identity map is needed, since no object in it is reached twice.
  */
 
 import { copyView } from "./binary-copy.js";
-import { rowArrayPlans } from "./copy-plans.js";
 
 export function treeCopy(value: object): unknown {
   if (Array.isArray(value)) {
     const length = value.length;
-    if (length > 0) {
-      const first: unknown = value[0];
-      if (typeof first === "object" && first !== null) {
-        const rows = rowArrayPlans.get(value);
-        if (rows !== undefined) return rows(value as never);
-      }
-    }
     const out: unknown[] = value.slice();
     for (let i = 0; i < length; i++) {
       const item: unknown = out[i];
