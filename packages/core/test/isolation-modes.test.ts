@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { cloneAndMeasure, cloneValue, freezeAndMeasure } from "../src/index.js";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import { cloneAndMeasure, cloneValue, type DeepReadonly, freezeAndMeasure } from "../src/index.js";
 import { FrozenDate } from "../src/store/frozen-builtins.js";
 import {
   cachedShapeCount,
@@ -392,5 +392,36 @@ describe("per-shape copiers", () => {
       expect(cloneValue(cloneAndMeasure(rows).copy)).toEqual(rows);
     }
     expect(cachedShapeCount()).toBeLessThanOrEqual(256);
+  });
+});
+
+describe("DeepReadonly", () => {
+  it("makes rows, arrays, Map and Set read-only and keeps Date, Buffer, bigint and class instances", () => {
+    interface TypedRow {
+      id: number;
+      at: Date;
+      blob: Buffer;
+      big: bigint;
+      amount: Decimal;
+      tags: string[];
+      json: { nested: { n: number }[] };
+      map: Map<string, { v: number }>;
+      set: Set<number>;
+    }
+    type Frozen = DeepReadonly<TypedRow[]>;
+    expectTypeOf<Frozen>().toEqualTypeOf<readonly DeepReadonly<TypedRow>[]>();
+    expectTypeOf<Frozen[number]["at"]>().toEqualTypeOf<Date>();
+    expectTypeOf<Frozen[number]["blob"]>().toEqualTypeOf<Buffer>();
+    expectTypeOf<Frozen[number]["big"]>().toEqualTypeOf<bigint>();
+    expectTypeOf<Frozen[number]["amount"]>().toEqualTypeOf<Decimal>();
+    expectTypeOf<Frozen[number]["tags"]>().toEqualTypeOf<readonly string[]>();
+    expectTypeOf<Frozen[number]["json"]["nested"][number]>().toEqualTypeOf<{ readonly n: number }>();
+    expectTypeOf<Frozen[number]["map"]>().toEqualTypeOf<ReadonlyMap<string, { readonly v: number }>>();
+    expectTypeOf<Frozen[number]["set"]>().toEqualTypeOf<ReadonlySet<number>>();
+    const frozen = freezeAndMeasure([{ id: 1, tags: ["a"] }])!.value;
+    // @ts-expect-error a frozen row's fields are readonly
+    expect(() => (frozen[0]!.id = 2)).toThrow(TypeError);
+    // @ts-expect-error a frozen array has no push
+    expect(() => frozen[0]!.tags.push("b")).toThrow(TypeError);
   });
 });

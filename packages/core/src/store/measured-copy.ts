@@ -248,9 +248,10 @@ function fieldKind(rows: readonly Record<string, unknown>[], key: string): Field
     const value = row[key];
     if (typeof value !== "object" || value === null) continue;
     if (Array.isArray(value)) {
-      if (value.length === 0) emptyArrays = true;
-      else if (arrayOf(value) === "primitives") flatArrays = true;
-      else if (arrayOf(value) === "rows") rowArrays = true;
+      const holds = value.length === 0 ? "nothing" : arrayOf(value);
+      if (holds === "nothing") emptyArrays = true;
+      else if (holds === "primitives") flatArrays = true;
+      else if (holds === "rows") rowArrays = true;
       else return "g";
     } else if (Object.getPrototypeOf(value) === Object.prototype) {
       objects = true;
