@@ -222,6 +222,21 @@ describe("freeze mode: a frozen value cannot be changed", () => {
     expect(frozen.rows[0]!.at.getTime()).toBe(5);
   });
 
+  it("a Map, Set or Date at the top is frozen too", () => {
+    const map = freezeAndMeasure(new Map([["k", { v: 1 }]]))!.value;
+    expect(() => (map as Map<string, { v: number }>).set("x", { v: 2 })).toThrow(TypeError);
+    expect(() => {
+      (map.get("k") as { v: number }).v = 2;
+    }).toThrow(TypeError);
+    const set = freezeAndMeasure(new Set([[1]]))!.value;
+    expect(() => (set as Set<number[]>).add([2])).toThrow(TypeError);
+    expect(() => ([...set][0] as number[]).push(2)).toThrow(TypeError);
+    const date = freezeAndMeasure(new Date(3))!.value;
+    expect(() => date.setTime(4)).toThrow(TypeError);
+    expect(date.getTime()).toBe(3);
+    expect(cloneValue(map)).toStrictEqual(new Map([["k", { v: 1 }]]));
+  });
+
   it("a copy of a frozen value is an ordinary, changeable value", () => {
     const frozen = freezeAndMeasure([{ at: new Date(1), json: { a: [1] } }])!.value;
     const copy = cloneValue(frozen) as { at: Date; json: { a: number[] } }[];

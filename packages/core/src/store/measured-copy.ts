@@ -80,7 +80,7 @@ export function measuredCopy(value: unknown, budget: number, freeze: boolean): F
   }
   const root = state.root;
   if (root === undefined) {
-    // A primitive-free leaf at the top: a Date, Map, Set, binary data or a shared class instance.
+    // Not an array or plain object at the top: a Date, Map, Set, binary data or a class instance.
     return {
       copy: freeze && copy !== value ? deepFreeze(copy) : copy,
       bytes: state.bytes,
@@ -179,14 +179,12 @@ function walk(value: object, state: FillState, depth: number): unknown {
     const map = new Map<unknown, unknown>();
     state.seen.set(value, map);
     for (const [k, v] of value as Map<unknown, unknown>) map.set(item(k, state, next), item(v, state, next));
-    settle(map, state, depth);
     return map;
   } else if (value instanceof Set) {
     add(state, setBytes(value.size));
     const set = new Set<unknown>();
     state.seen.set(value, set);
     for (const v of value as Set<unknown>) set.add(item(v, state, next));
-    settle(set, state, depth);
     return set;
   } else {
     // Another class instance (Prisma's Decimal): shared as an immutable value, counted by its own
@@ -198,7 +196,7 @@ function walk(value: object, state: FillState, depth: number): unknown {
   return out;
 }
 
-/** Note the root copy (a plan is attached to it, and in freeze mode it is frozen last). */
+/** Note a root array or plain object (a plan is attached to it; in freeze mode it is frozen last). */
 function settle(out: object, state: FillState, depth: number): void {
   if (depth === 0) state.root = out;
 }
