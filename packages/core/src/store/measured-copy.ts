@@ -102,7 +102,9 @@ export function measuredCopy(value: unknown, budget: number, freeze: boolean): F
     // Frozen literals from the shape copier: Object.freeze on a spread copy is several times slower.
     if (copier === undefined) deepFreezeBelow(root);
     else
-      result = Array.isArray(root) ? copier.rowsUnfrozen(root as never) : copier.rowUnfrozen(root as never);
+      result = Array.isArray(root)
+        ? copier.rowsFrozenBelow(root as never)
+        : copier.rowFrozenBelow(root as never);
   }
   attachPlan(result, plan);
   if (freeze) Object.freeze(result);

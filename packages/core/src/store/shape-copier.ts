@@ -30,8 +30,8 @@ export interface RowCopier {
    * Freeze mode: the same copy with everything below its top level frozen (Dates as FrozenDate),
    * the top level left open so a plan can be attached before it is frozen too.
    */
-  rowUnfrozen: (row: Record<string, unknown>) => Record<string, unknown>;
-  rowsUnfrozen: (rows: readonly Record<string, unknown>[]) => Record<string, unknown>[];
+  rowFrozenBelow: (row: Record<string, unknown>) => Record<string, unknown>;
+  rowsFrozenBelow: (rows: readonly Record<string, unknown>[]) => Record<string, unknown>[];
 }
 
 const MAX_SHAPES = 256;
@@ -152,16 +152,16 @@ function rows(a) {
   for (var i = 0; i < n; i++) out[i] = row(a[i]);
   return out;
 }
-function rowUnfrozen(r) {
+function rowFrozenBelow(r) {
   ${reads.join("\n  ")}
   return { ${frozenFields.join(", ")} };
 }
-function rowsUnfrozen(a) {
+function rowsFrozenBelow(a) {
   var n = a.length, out = new Array(n);
-  for (var i = 0; i < n; i++) out[i] = F(rowUnfrozen(a[i]));
+  for (var i = 0; i < n; i++) out[i] = F(rowFrozenBelow(a[i]));
   return out;
 }
-return { id: ID, row: row, rows: rows, rowUnfrozen: rowUnfrozen, rowsUnfrozen: rowsUnfrozen };`;
+return { id: ID, row: row, rows: rows, rowFrozenBelow: rowFrozenBelow, rowsFrozenBelow: rowsFrozenBelow };`;
   const build = new Function("D", "t", "N", "ID", "F", "FD", "A", "DF", source);
   return build(
     Date,
@@ -211,8 +211,8 @@ function closureCopier(keys: readonly string[], kinds: readonly FieldKind[]): Ro
     id: nextId++,
     row,
     rows,
-    rowUnfrozen: (source) => deepFreezeBelow(row(source)),
-    rowsUnfrozen: (source) => deepFreezeBelow(rows(source)),
+    rowFrozenBelow: (source) => deepFreezeBelow(row(source)),
+    rowsFrozenBelow: (source) => deepFreezeBelow(rows(source)),
   };
 }
 
