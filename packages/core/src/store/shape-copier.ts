@@ -125,7 +125,7 @@ function generatedCopier(keys: readonly string[], kinds: readonly FieldKind[]): 
       const n = `N[${nested.push("row" in kind ? kind.row : kind.rows) - 1}]`;
       const method = "row" in kind ? "row" : "rows";
       copy = `${n}.${method}(${v})`;
-      frozen = `F(${n}.${method}Unfrozen(${v}))`;
+      frozen = `F(${n}.${method}FrozenBelow(${v}))`;
     } else if (kind === "d") {
       copy = `new D(${v}.getTime())`;
       frozen = `FD(${v}.getTime())`;
