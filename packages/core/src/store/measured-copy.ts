@@ -218,6 +218,9 @@ function rowsCopierOf(rows: readonly unknown[]): RowCopier | undefined {
   const keys = Object.keys(first);
   const width = keys.length;
   if (width > MAX_SHAPE_KEYS) return undefined;
+  // One for-in pass per row checks the shape and notes what each field holds (V8 reads fields by
+  // their enum cache inside for-in, far faster than a keyed read per field and row).
+  const held = new Array<number>(width).fill(0);
   for (const row of rows) {
     if (typeof row !== "object" || row === null || Object.getPrototypeOf(row) !== Object.prototype) {
       return undefined;
@@ -226,45 +229,49 @@ function rowsCopierOf(rows: readonly unknown[]): RowCopier | undefined {
     let i = 0;
     for (const key in row) {
       if (key !== keys[i]) return undefined;
+      const value = (row as Record<string, unknown>)[key];
+      if (typeof value === "object" && value !== null) held[i] = (held[i] as number) | holds(value);
       i++;
     }
     if (i !== width || Object.getOwnPropertySymbols(row).length > 0) return undefined;
   }
   const kinds = new Array<FieldKind>(width);
-  for (let k = 0; k < width; k++)
-    kinds[k] = fieldKind(rows as readonly Record<string, unknown>[], keys[k] as string);
+  for (let k = 0; k < width; k++) {
+    kinds[k] = fieldKind(held[k] as number, rows as readonly Record<string, unknown>[], keys[k] as string);
+  }
   return rowCopierFor(keys, kinds);
 }
 
-/** What one field holds across all rows (see FieldKind); nested rows and objects get their own copier. */
-function fieldKind(rows: readonly Record<string, unknown>[], key: string): FieldKind {
-  let dates = false;
-  let flatArrays = false;
-  let rowArrays = false;
-  let emptyArrays = false;
-  let objects = false;
-  let flatObjects = true;
-  for (const row of rows) {
-    const value = row[key];
-    if (typeof value !== "object" || value === null) continue;
-    if (Array.isArray(value)) {
-      const holds = value.length === 0 ? "nothing" : arrayOf(value);
-      if (holds === "nothing") emptyArrays = true;
-      else if (holds === "primitives") flatArrays = true;
-      else if (holds === "rows") rowArrays = true;
-      else return "g";
-    } else if (Object.getPrototypeOf(value) === Object.prototype) {
-      objects = true;
-      if (flatObjects && !isFlat(value)) flatObjects = false;
-    } else if (value instanceof Date) dates = true;
-    else return "g";
+/** What a field's values were seen to be, as bits. */
+const DATE = 1;
+const FLAT_ARRAY = 2;
+const ROW_ARRAY = 4;
+const EMPTY_ARRAY = 8;
+const OBJECT = 16;
+const OTHER = 32;
+const ARRAYS = FLAT_ARRAY | ROW_ARRAY | EMPTY_ARRAY;
+
+function holds(value: object): number {
+  if (Array.isArray(value)) {
+    if (value.length === 0) return EMPTY_ARRAY;
+    const contents = arrayOf(value);
+    return contents === "primitives" ? FLAT_ARRAY : contents === "rows" ? ROW_ARRAY : OTHER;
   }
-  const arrays = flatArrays || rowArrays || emptyArrays;
-  if (Number(dates) + Number(arrays) + Number(objects) > 1) return "g";
-  if (dates) return "d";
-  if (arrays) {
-    if (flatArrays && rowArrays) return "g";
-    if (!rowArrays) return "a";
+  if (Object.getPrototypeOf(value) === Object.prototype) return OBJECT;
+  return value instanceof Date ? DATE : OTHER;
+}
+
+/** One field's kind across all rows (see FieldKind); nested rows and objects get their own copier. */
+function fieldKind(held: number, rows: readonly Record<string, unknown>[], key: string): FieldKind {
+  if (held === 0) return "p";
+  if (held & OTHER) return "g";
+  const categories =
+    Number((held & DATE) !== 0) + Number((held & ARRAYS) !== 0) + Number((held & OBJECT) !== 0);
+  if (categories > 1) return "g";
+  if (held === DATE) return "d";
+  if (held & ARRAYS) {
+    if (held & FLAT_ARRAY && held & ROW_ARRAY) return "g";
+    if (!(held & ROW_ARRAY)) return "a";
     const nested: unknown[] = [];
     for (const row of rows) {
       const value = row[key];
@@ -273,17 +280,14 @@ function fieldKind(rows: readonly Record<string, unknown>[], key: string): Field
     const copier = rowsCopierOf(nested);
     return copier === undefined ? "g" : { rows: copier };
   }
-  if (objects) {
-    const nested: unknown[] = [];
-    for (const row of rows) {
-      const value = row[key];
-      if (typeof value === "object" && value !== null) nested.push(value);
-    }
-    const copier = rowsCopierOf(nested);
-    if (copier !== undefined) return { row: copier };
-    return flatObjects ? "f" : "g";
+  const nested: object[] = [];
+  for (const row of rows) {
+    const value = row[key];
+    if (typeof value === "object" && value !== null) nested.push(value);
   }
-  return "p";
+  const copier = rowsCopierOf(nested);
+  if (copier !== undefined) return { row: copier };
+  return nested.every(isFlat) ? "f" : "g";
 }
 
 function arrayOf(array: readonly unknown[]): "primitives" | "rows" | "mixed" {
