@@ -380,6 +380,12 @@ describe("per-shape copiers", () => {
       expect(copy!.tags).not.toBe(row.tags);
       expect(copy!.json).not.toBe(row.json);
       expect((copy!.other as { n: number[] }).n).not.toBe(row.other.n);
+      const frozen = copier.rowsFrozenBelow([row]);
+      expect(Object.isFrozen(frozen)).toBe(false);
+      expect(Object.isFrozen(frozen[0])).toBe(true);
+      expect(Object.isFrozen((frozen[0]!.other as { n: number[] }).n)).toBe(true);
+      expect(frozen[0]!.at).toBeInstanceOf(FrozenDate);
+      expect(frozen).toStrictEqual([row]);
     }
   });
 
