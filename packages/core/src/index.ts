@@ -67,7 +67,13 @@ export { NotifySource, type NotifySourceOptions } from "./sources/notify-source.
 export { quoteIdentifier } from "./sources/quote-identifier.js";
 export * from "./sources/wal/index.js";
 export type { CacheStore, StoreEntry } from "./store/cache-store.js";
-export { cloneValue } from "./store/clone.js";
+export {
+  cloneAndMeasure,
+  cloneValue,
+  type DeepReadonly,
+  freezeAndMeasure,
+  type IsolationMode,
+} from "./store/clone.js";
 export { MemoryStore, type MemoryStoreOptions } from "./store/memory-store.js";
 export { Greedy, type GreedyOptions } from "./strategies/greedy.js";
 export type { Strategy } from "./strategies/strategy.js";
