@@ -3,6 +3,7 @@ import type { Logger } from "../logger.js";
 import type { ChangeSource } from "../sources/change-source.js";
 import type { WalSourceOptions } from "../sources/wal/wal-source.js";
 import type { CacheStore } from "../store/cache-store.js";
+import type { IsolationMode } from "../store/clone.js";
 import type { StatementAnalyzer } from "./statement-analysis.js";
 
 export interface CacheWatchOptions {
@@ -55,6 +56,14 @@ export interface CacheWatchOptions {
    * which belongs in migrations (`pgcachewatch sql`), not in every app instance's boot.
    */
   ensureTriggers?: readonly TableInput[];
+  /**
+   * How a caller is kept from changing what another caller gets. "copy" (default): every hit
+   * returns its own copy. "freeze": a result is deep-frozen once when it is stored and every hit
+   * returns that same value (no copy; a caller that assigns to it gets a TypeError in strict
+   * mode, as JavaScript modules are; Date, Map and Set in it refuse their setters). A result
+   * holding a Buffer or typed array is still copied on each hit: those cannot be frozen.
+   */
+  isolation?: IsolationMode;
   /** Where values live. Default an in-memory LRU. */
   store?: CacheStore;
   logger?: Logger;
