@@ -63,11 +63,13 @@ describe("engine: isolation modes", () => {
     expect(second).toBe(first);
     expect(Object.isFrozen(first)).toBe(true);
     expect(Object.isFrozen(first[0]?.tags)).toBe(true);
+    expect(first).toHaveLength(2);
+    const row = first[0] as { id: number; tags: string[]; at: Date };
     expect(() => {
-      (first[0] as { id: number }).id = 9;
+      row.id = 9;
     }).toThrow(TypeError);
-    expect(() => (first[0]?.tags as string[]).push("x")).toThrow(TypeError);
-    expect(() => first[0]?.at.setTime(5)).toThrow(TypeError);
+    expect(() => row.tags.push("x")).toThrow(TypeError);
+    expect(() => row.at.setTime(5)).toThrow(TypeError);
     expect(first).toEqual(rows());
     await watch.stop();
   });
