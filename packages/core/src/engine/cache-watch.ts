@@ -194,6 +194,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
             });
           },
           onError: (error) => this.#emitError(error),
+          onSchemaChange: () => this.#schemaChanged(),
         });
       })
       .then(() => {
@@ -569,6 +570,17 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     const ref = { schema: event.schema, table: event.table };
     this.#invalidateTags([ref], this.#rowColumns.tagsOfChange(ref, event.columns), "change", event);
     this.emit("change", event);
+  }
+
+  /**
+   * DDL ran (announced by the event trigger): a redefined view or a new table earlier in the
+   * search_path changes results without any row changing. Names are read again, and what was
+   * cached under the old schema is dropped.
+   */
+  #schemaChanged(): void {
+    this.#analyzer.invalidateCatalog();
+    this.#clock.markAll();
+    this.#flush("schema");
   }
 
   #becomeReady(): void {
