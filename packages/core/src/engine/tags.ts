@@ -27,3 +27,16 @@ export function tagsOf(
 export function refsOf(tables: readonly TableInput[] | undefined, defaultSchema: string): TableRef[] {
   return (tables ?? []).map((table) => toTableRef(table, defaultSchema));
 }
+
+const TABLE_TAG_PREFIX = "t\u0000";
+
+/** `schema.table` of a table tag; undefined for any other kind of tag. */
+export function tableOfTag(tag: string): string | undefined {
+  if (!tag.startsWith(TABLE_TAG_PREFIX)) return undefined;
+  const end = tag.indexOf("\u0000", 2);
+  if (end < 0) return undefined;
+  return `${tag.slice(2, end)}.${tag.slice(end + 1)}`;
+}
+
+/** Every tag that `tableOfTag` reads starts with this. */
+export const TABLE_TAG = TABLE_TAG_PREFIX;

@@ -28,4 +28,15 @@ export interface CacheStore {
   readonly bytes: number;
   /** Number of tags currently indexed (shrinks with the entries: rule 8). */
   readonly tagCount: number;
+  /**
+   * Entries and bytes under each indexed tag that starts with `prefix` (for the inspector; a
+   * walk of the index, never on the hit path). Optional: a store without an index leaves it out.
+   */
+  tagUsage?(prefix: string): Map<string, TagUsage>;
+}
+
+/** What one tag holds: entries indexed under it and their bytes. */
+export interface TagUsage {
+  entries: number;
+  bytes: number;
 }

@@ -1,4 +1,4 @@
-import type { CacheStore, RemovalReason, StoreEntry } from "./cache-store.js";
+import type { CacheStore, RemovalReason, StoreEntry, TagUsage } from "./cache-store.js";
 import {
   CONS_STRING_BYTES,
   MAP_SLOT_BYTES,
@@ -124,6 +124,20 @@ export class MemoryStore implements CacheStore {
     this.#tagIndex.clear();
     this.#bytes = 0;
     return removed;
+  }
+
+  tagUsage(prefix: string): Map<string, TagUsage> {
+    const usage = new Map<string, TagUsage>();
+    for (const [tag, keys] of this.#tagIndex) {
+      if (!tag.startsWith(prefix)) continue;
+      let bytes = 0;
+      for (const key of keys) {
+        const entry = this.#entries.get(key);
+        if (entry !== undefined) bytes += storedBytes(entry);
+      }
+      usage.set(tag, { entries: keys.size, bytes });
+    }
+    return usage;
   }
 
   #evict(): void {
