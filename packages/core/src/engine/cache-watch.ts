@@ -375,7 +375,11 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     });
     this.#flights.add(flight, declared);
     Promise.resolve()
-      .then(() => loadScope.run(dependencies, () => loader(flight.controller.signal, flight.control)))
+      .then(() =>
+        loadScope.run(dependencies, () =>
+          observation.run(() => loader(flight.controller.signal, flight.control)),
+        ),
+      )
       .then(
         (value) => {
           if (flight.settled) return;

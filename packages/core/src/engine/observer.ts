@@ -32,6 +32,8 @@ export interface LoadResult {
 
 /** One load in progress, as an observer follows it (a span, a timer). */
 export interface LoadObservation {
+  /** Runs the loader: an observer may run it in its own context (a tracer makes the load's span active). */
+  run<T>(loader: () => T): T;
   end(result: LoadResult): void;
 }
 
@@ -63,7 +65,10 @@ export interface CacheObserver {
   sourceLost(error: Error): void;
 }
 
-const NO_OP_LOAD: LoadObservation = Object.freeze({ end() {} });
+const NO_OP_LOAD: LoadObservation = Object.freeze({
+  run: <T>(loader: () => T): T => loader(),
+  end() {},
+});
 
 /** Observes nothing; what the engine uses without an observer (a frozen object: one shape for every call site). */
 export const NO_OP_OBSERVER: CacheObserver = Object.freeze({
@@ -78,6 +83,9 @@ export const NO_OP_OBSERVER: CacheObserver = Object.freeze({
   sourceReady() {},
   sourceLost() {},
 });
+
+/** What `CacheObserverBase.loadStart` returns: runs the loader as is, observes nothing. */
+export const NO_OP_LOAD_OBSERVATION: LoadObservation = NO_OP_LOAD;
 
 /** A base class whose methods do nothing: override what you observe. */
 export class CacheObserverBase implements CacheObserver {
@@ -115,6 +123,14 @@ export class ObserverFanout implements CacheObserver {
   loadStart(request: LoadRequest, key: string): LoadObservation {
     const loads = this.#observers.map((o) => o.loadStart(request, key));
     return {
+      run<T>(loader: () => T): T {
+        let run = loader;
+        for (const load of loads) {
+          const inner = run;
+          run = () => load.run(inner);
+        }
+        return run();
+      },
       end(result) {
         for (const load of loads) load.end(result);
       },
