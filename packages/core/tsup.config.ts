@@ -2,8 +2,11 @@ import { defineConfig } from "tsup";
 
 export default defineConfig([
   {
-    entry: ["src/index.ts"],
+    entry: { index: "src/index.ts", observability: "src/observability/index.ts" },
     format: ["esm", "cjs"],
+    // Shared code (errors, the engine) in shared chunks for CJS too: one PgCacheWatchError class
+    // for both entry points, so `instanceof` holds across them.
+    splitting: true,
     dts: true,
     sourcemap: true,
     // Both builds write to dist at once: this one must not wipe the CLI's output.
