@@ -75,10 +75,14 @@ export async function instrumentOpenTelemetry(
   const observer = new OpenTelemetryObserver(api, meter, tracer, watch);
   const gauges = observeGauges(api, meter, watch, options.notifyQueue);
   const detach = watch.addObserver(observer);
+  let closing: Promise<void> | undefined;
   return {
-    async shutdown() {
-      detach();
-      await gauges.close();
+    shutdown() {
+      closing ??= (async () => {
+        detach();
+        await gauges.close();
+      })();
+      return closing;
     },
   };
 }
