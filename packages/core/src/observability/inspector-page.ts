@@ -48,9 +48,10 @@ function el(name, attrs, text) {
   return node;
 }
 function svg(width, height) {
-  return el("svg", { viewBox: "0 0 " + width + " " + height, preserveAspectRatio: "none", height });
+  return el("svg", { viewBox: "0 0 " + width + " " + height, role: "img" });
 }
 function fmtInt(n) { return Math.round(n).toLocaleString("en-US"); }
+function plural(n, word) { return fmtInt(n) + " " + word + (Math.round(n) === 1 ? "" : "s"); }
 function fmtBytes(n) {
   if (n < 1024) return n + " B";
   const units = ["KiB", "MiB", "GiB"]; let u = -1;
@@ -96,9 +97,14 @@ function hitRatioChart(series) {
     d += (pen ? "L" : "M") + x(p.at).toFixed(1) + " " + py.toFixed(1);
     pen = true;
   }
-  s.append(el("path", { d, fill: "none", stroke: "#1f9d55", "stroke-width": 2, "vector-effect": "non-scaling-stroke" }));
+  s.append(el("path", { d, fill: "none", stroke: "#1f9d55", "stroke-width": 2 }));
+  // A dot per sample with reads: a lone sample between idle ones has no line to be part of.
+  for (const p of points) {
+    if (p.r === null) continue;
+    s.append(el("circle", { cx: x(p.at), cy: T + (1 - p.r) * (H - T - B), r: 3, fill: "#1f9d55" }));
+  }
   s.append(el("text", { x: L, y: H - 4 }, new Date(t0).toLocaleTimeString()));
-  s.append(el("text", { x: W - 60, y: H - 4 }, new Date(t1).toLocaleTimeString()));
+  s.append(el("text", { x: W - 2, y: H - 4, "text-anchor": "end" }, new Date(t1).toLocaleTimeString()));
   return s;
 }
 
@@ -138,7 +144,8 @@ function latencyChart(latency) {
 }
 
 function sourceStrip(data) {
-  const W = 600, H = 34;
+  // A full-width section: a wider view box keeps its text at the size of the other charts'.
+  const W = 1200, H = 40;
   const s = svg(W, H);
   const series = data.series;
   if (series.length < 2) return s;
@@ -152,8 +159,8 @@ function sourceStrip(data) {
     const x = ((t.at - t0) / span) * W;
     s.append(el("line", { x1: x, x2: x, y1: 0, y2: 26, stroke: "#1d232b", "stroke-width": 1 }));
   }
-  s.append(el("text", { x: 0, y: 33 }, new Date(t0).toLocaleTimeString()));
-  s.append(el("text", { x: W - 60, y: 33 }, new Date(t1).toLocaleTimeString()));
+  s.append(el("text", { x: 0, y: 37 }, new Date(t0).toLocaleTimeString()));
+  s.append(el("text", { x: W - 2, y: 37, "text-anchor": "end" }, new Date(t1).toLocaleTimeString()));
   return s;
 }
 
@@ -194,12 +201,12 @@ function render(data) {
   replace("chart-ratio", data.series.length > 1 ? hitRatioChart(data.series) : empty("collecting samples…"));
   const invalidated = data.tables.filter((t) => t.invalidations > 0);
   replace("chart-invalidations", invalidated.length ? hbars(invalidated.slice(0, 12).map((t) => ({ label: t.table, values: [t.invalidations, t.entriesDropped] })),
-    [{ color: "#c0392b", format: (n) => fmtInt(n) + " inv." }, { color: "#e6a39b", format: (n) => fmtInt(n) + " entries" }]) : empty("no table invalidated yet"));
+    [{ color: "#c0392b", format: (n) => plural(n, "invalidation") }, { color: "#e6a39b", format: (n) => fmtInt(n) + " dropped" }]) : empty("no table invalidated yet"));
   replace("chart-latency", data.eventLatency.count ? latencyChart(data.eventLatency) : empty("no change event with a server timestamp yet"));
-  $("latency-note").textContent = data.eventLatency.count ? fmtInt(data.eventLatency.count) + " events, mean " + fmtMs(data.eventLatency.meanMs) + ", max " + fmtMs(data.eventLatency.maxMs) + " (COMMIT to arrival)" : "";
+  $("latency-note").textContent = data.eventLatency.count ? plural(data.eventLatency.count, "event") + ", mean " + fmtMs(data.eventLatency.meanMs) + ", max " + fmtMs(data.eventLatency.maxMs) + " (COMMIT to arrival)" : "";
   const cachedTables = data.tables.filter((t) => t.entries > 0).sort((a, b) => b.bytes - a.bytes);
   replace("chart-tables", cachedTables.length ? hbars(cachedTables.slice(0, 12).map((t) => ({ label: t.table, values: [t.entries, t.bytes] })),
-    [{ color: "#2f6fdf", format: (n) => fmtInt(n) + " entries" }, { color: "#8e6bd8", format: fmtBytes }]) : empty("nothing cached"));
+    [{ color: "#2f6fdf", format: (n) => plural(n, "entry").replace(/entrys$/, "entries") }, { color: "#8e6bd8", format: fmtBytes }]) : empty("nothing cached"));
   replace("chart-source", sourceStrip(data));
   $("source-note").textContent = "reconnects " + fmtInt(data.source.reconnects) + " · losses " + fmtInt(data.source.losses) +
     " · malformed events " + fmtInt(st.malformedEvents) + " · bypassed: no key " + fmtInt(data.bypasses["no-key"]) +
