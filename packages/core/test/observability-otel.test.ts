@@ -180,7 +180,7 @@ describe("OpenTelemetry instruments during a miss, a hit and an external write",
       ),
     ).toBe(1);
     expect(sum(points(INSTRUMENTS.entriesInvalidated.name, { "pgcachewatch.reason": "change" }))).toBe(1);
-    // The payload carries the commit timestamp: COMMIT to arrival, in seconds, below a few seconds.
+    // The payload carries a server timestamp (for NOTIFY: the transaction's start): seconds, below a few.
     const latency = points(INSTRUMENTS.eventLatency.name, { "db.collection.name": "public.items" });
     expect(histogramCount(latency)).toBe(1);
     expect(histogramSum(latency)).toBeLessThan(5);

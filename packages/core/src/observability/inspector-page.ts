@@ -203,7 +203,7 @@ function render(data) {
   replace("chart-invalidations", invalidated.length ? hbars(invalidated.slice(0, 12).map((t) => ({ label: t.table, values: [t.invalidations, t.entriesDropped] })),
     [{ color: "#c0392b", format: (n) => plural(n, "invalidation") }, { color: "#e6a39b", format: (n) => fmtInt(n) + " dropped" }]) : empty("no table invalidated yet"));
   replace("chart-latency", data.eventLatency.count ? latencyChart(data.eventLatency) : empty("no change event with a server timestamp yet"));
-  $("latency-note").textContent = data.eventLatency.count ? plural(data.eventLatency.count, "event") + ", mean " + fmtMs(data.eventLatency.meanMs) + ", max " + fmtMs(data.eventLatency.maxMs) + " (COMMIT to arrival)" : "";
+  $("latency-note").textContent = data.eventLatency.count ? plural(data.eventLatency.count, "event") + ", mean " + fmtMs(data.eventLatency.meanMs) + ", max " + fmtMs(data.eventLatency.maxMs) + " (server timestamp to arrival)" : "";
   const cachedTables = data.tables.filter((t) => t.entries > 0).sort((a, b) => b.bytes - a.bytes);
   replace("chart-tables", cachedTables.length ? hbars(cachedTables.slice(0, 12).map((t) => ({ label: t.table, values: [t.entries, t.bytes] })),
     [{ color: "#2f6fdf", format: (n) => plural(n, "entry").replace(/entrys$/, "entries") }, { color: "#8e6bd8", format: fmtBytes }]) : empty("nothing cached"));

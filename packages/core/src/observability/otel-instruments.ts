@@ -128,7 +128,7 @@ export const INSTRUMENTS = {
     kind: "histogram",
     unit: "s",
     description:
-      "From the server's commit timestamp to the change event's arrival, where the payload carries it",
+      "From the change's server timestamp to its arrival: the commit time (WAL), the writing transaction's start (NOTIFY: a trigger cannot see its commit time)",
     attributes: [ATTR.table, ATTR.sourceKind],
   },
   loadDuration: {
