@@ -14,9 +14,11 @@ export { type InspectorSnapshot, inspectorSnapshot, type TableSnapshot } from ".
 export { LATENCY_BUCKETS_MS, type LatencyBucket, LatencyHistogram } from "./latency-histogram.js";
 export {
   instrumentOpenTelemetry,
+  type MeterProviderLike,
   type OpenTelemetryInstrumentation,
   OpenTelemetryMissingError,
   type OpenTelemetryOptions,
+  type TracerProviderLike,
 } from "./opentelemetry.js";
 export {
   ATTR,

@@ -18,11 +18,24 @@ import type { RemovalReason } from "../store/cache-store.js";
 import { ATTR, INSTRUMENTS, LOAD_SPAN, SECONDS_BUCKETS } from "./otel-instruments.js";
 import { adapterOfKey } from "./query-shape.js";
 
+/**
+ * An OpenTelemetry MeterProvider, described structurally so that these declarations do not need
+ * `@opentelemetry/api` installed (it is an optional peer dependency).
+ */
+export interface MeterProviderLike {
+  getMeter(name: string, version?: string, options?: object): object;
+}
+
+/** An OpenTelemetry TracerProvider, described structurally (see MeterProviderLike). */
+export interface TracerProviderLike {
+  getTracer(name: string, version?: string, options?: object): object;
+}
+
 export interface OpenTelemetryOptions {
-  /** Where metrics go. Default the global one (`metrics.getMeterProvider()`). */
-  meterProvider?: MeterProvider;
-  /** Where load spans go. Default the global one (`trace.getTracerProvider()`). */
-  tracerProvider?: TracerProvider;
+  /** Where metrics go (an OpenTelemetry MeterProvider). Default the global one (`metrics.getMeterProvider()`). */
+  meterProvider?: MeterProviderLike;
+  /** Where load spans go (an OpenTelemetry TracerProvider). Default the global one (`trace.getTracerProvider()`). */
+  tracerProvider?: TracerProviderLike;
   /** Report spans for loads (misses). Default true. */
   traces?: boolean;
   /**
@@ -66,12 +79,12 @@ export async function instrumentOpenTelemetry(
   } catch (error) {
     throw new OpenTelemetryMissingError(error);
   }
-  const meterProvider = options.meterProvider ?? api.metrics.getMeterProvider();
+  const meterProvider =
+    (options.meterProvider as MeterProvider | undefined) ?? api.metrics.getMeterProvider();
   const meter = meterProvider.getMeter(SCOPE);
-  const tracer =
-    options.traces === false
-      ? undefined
-      : (options.tracerProvider ?? api.trace.getTracerProvider()).getTracer(SCOPE);
+  const tracerProvider =
+    (options.tracerProvider as TracerProvider | undefined) ?? api.trace.getTracerProvider();
+  const tracer = options.traces === false ? undefined : tracerProvider.getTracer(SCOPE);
   const observer = new OpenTelemetryObserver(api, meter, tracer, watch);
   const gauges = observeGauges(api, meter, watch, options.notifyQueue);
   const detach = watch.addObserver(observer);
