@@ -194,6 +194,19 @@ describe("OpenTelemetry instruments during a miss, a hit and an external write",
     expect(spanExporter.getFinishedSpans()).toHaveLength(2);
   });
 
+  it("a lost listener: one loss, one reconnect, the state gauge back to serving", async () => {
+    const pid = (watch.source as unknown as { backendPid?: number }).backendPid;
+    expect(pid).toBeGreaterThan(0);
+    const back = nextEvent(watch, "ready");
+    await writer.query("SELECT pg_terminate_backend($1)", [pid]);
+    await back;
+    const points = await collect();
+    expect(sum(points(INSTRUMENTS.losses.name, { "pgcachewatch.source.kind": "notify" }))).toBe(1);
+    expect(sum(points(INSTRUMENTS.reconnects.name, { "pgcachewatch.source.kind": "notify" }))).toBe(1);
+    expect(sum(points(INSTRUMENTS.invalidations.name, { "pgcachewatch.reason": "listener-lost" }))).toBe(1);
+    expect(sum(points(INSTRUMENTS.sourceState.name, { "pgcachewatch.state": "serving" }))).toBe(1);
+  });
+
   it("callers that join a load in flight count as misses with joined=true; a read in a transaction as bypassed", async () => {
     const bypassedBefore = sum((await collect())(INSTRUMENTS.bypassed.name));
     watch.invalidate({ tables: ["items"] });

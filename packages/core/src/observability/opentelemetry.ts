@@ -133,6 +133,7 @@ class OpenTelemetryObserver implements CacheObserver {
   readonly #eventLatency: Histogram;
   readonly #loadDuration: Histogram;
   readonly #attributes = new Map<string, Attributes>();
+  readonly #byAdapter = new Map<string, Attributes>();
 
   constructor(
     api: typeof OtelApi,
@@ -161,7 +162,14 @@ class OpenTelemetryObserver implements CacheObserver {
   }
 
   hit(_request: LoadRequest, key: string): void {
-    this.#hits.add(1, this.#attrs(ATTR.adapter, adapterOfKey(key)));
+    // The hit path: one lookup by the adapter's name, no string built.
+    const adapter = adapterOfKey(key);
+    let attributes = this.#byAdapter.get(adapter);
+    if (attributes === undefined) {
+      attributes = this.#attrs(ATTR.adapter, adapter);
+      this.#byAdapter.set(adapter, attributes);
+    }
+    this.#hits.add(1, attributes);
   }
 
   miss(_request: LoadRequest, key: string, joined: boolean): void {
