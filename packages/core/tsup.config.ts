@@ -2,7 +2,14 @@ import { defineConfig } from "tsup";
 
 export default defineConfig([
   {
-    entry: { index: "src/index.ts", observability: "src/observability/index.ts" },
+    entry: {
+      index: "src/index.ts",
+      adapter: "src/adapter.ts",
+      triggers: "src/triggers/index.ts",
+      wal: "src/sources/wal/index.ts",
+      compat: "src/compat.ts",
+      observability: "src/observability/index.ts",
+    },
     format: ["esm", "cjs"],
     // Shared code (errors, the engine) in shared chunks for CJS too: one PgCacheWatchError class
     // for both entry points, so `instanceof` holds across them.

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { tableOfTag } from "../src/engine/tags.js";
 import { createCacheWatch, queryKey } from "../src/index.js";
 import {
   QueryStatistics,
@@ -28,6 +29,16 @@ describe("query shapes", () => {
   it("are bounded in length", () => {
     const shape = queryShape({ key: "k", name: "x".repeat(5000) }, "k");
     expect(shape.length).toBeLessThanOrEqual(200);
+  });
+});
+
+describe("tables of dependency tags", () => {
+  it("read table tags and row-level any-row tags, never a row tag's values", () => {
+    expect(tableOfTag("t\u0000public\u0000users")).toBe("public.users");
+    expect(tableOfTag("a\u0000audit\u0000log")).toBe("audit.log");
+    expect(tableOfTag("r\u0000public\u0000users\u0000id\u000042")).toBeUndefined();
+    expect(tableOfTag("c\u0000public\u0000users\u0000id")).toBeUndefined();
+    expect(tableOfTag("u\u0000my-tag")).toBeUndefined();
   });
 });
 

@@ -1,14 +1,14 @@
 import { EventEmitter } from "node:events";
 import { EngineStoppedError } from "../errors.js";
 import type { ChangeEvent } from "../events/change-event.js";
-import {
-  DEFAULT_SCHEMA,
-  formatTable,
-  type TableInput,
-  type TableRef,
-  tableTag,
-} from "../events/table-name.js";
+import { DEFAULT_SCHEMA, formatTable, type TableInput, type TableRef } from "../events/table-name.js";
 import { type Logger, silentLogger } from "../logger.js";
+import {
+  cachedPgQuery,
+  type PgQueryable,
+  type PgQueryOptions,
+  type PgQueryResult,
+} from "../pg/cached-pg-query.js";
 import type { ChangeSource } from "../sources/change-source.js";
 import { createSource } from "../sources/create-source.js";
 import type { CacheStore } from "../store/cache-store.js";
@@ -17,6 +17,7 @@ import { MemoryStore } from "../store/memory-store.js";
 import { toChannel } from "../triggers/channel.js";
 import { ConnectionStates } from "./connection-states.js";
 import { type Counters, newCounters } from "./counters.js";
+import { DefaultAnalyzer } from "./default-analyzer.js";
 import { DEFAULTS } from "./defaults.js";
 import { type Dependencies, DependencyCollector } from "./dependency-collector.js";
 import { entryRecordBytes } from "./entry-bytes.js";
@@ -42,10 +43,12 @@ import {
   NO_OP_OBSERVER,
 } from "./observer.js";
 import type { CacheWatchOptions } from "./options.js";
+import { RowColumns } from "./row-columns.js";
+import { tableWideTags } from "./row-tags.js";
 import type { StatementAnalyzer } from "./statement-analysis.js";
 import { StatementRunner } from "./statement-runner.js";
 import { type CacheWatchStats, LatencyWindow } from "./stats.js";
-import { refsOf, TABLE_TAG, tableOfTag, tagsOf, userTag } from "./tags.js";
+import { refsOf, tableOfTag, tagsOf, userTag } from "./tags.js";
 import { setUpTriggers } from "./trigger-setup.js";
 
 export type {
@@ -79,6 +82,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   readonly #clock = new InvalidationClock();
   readonly #flights = new FlightRegistry();
   readonly #connections = new ConnectionStates();
+  readonly #rowColumns = new RowColumns();
   readonly #statements: StatementRunner;
   readonly #latency = new LatencyWindow();
   readonly #counters: Counters = newCounters();
@@ -89,8 +93,10 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   readonly #observers: CacheObserver[] = [];
   /** All observers as one; a frozen no-op without any (set here, not tested on each call). */
   #observer: CacheObserver = NO_OP_OBSERVER;
-  #analyzer: StatementAnalyzer | undefined;
+  readonly #analyzer: StatementAnalyzer;
   #source: ChangeSource | undefined;
+  /** Some entry was stored with an expiry: hits must read the clock. */
+  #expiring = false;
   #state: EngineState = "idle";
   #everReady = false;
   #readyPromise: Promise<void>;
@@ -111,7 +117,12 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#maxEntryBytes = options.maxEntryBytes ?? Math.floor(maxBytes / 16);
     this.#ttl = options.ttl ?? DEFAULTS.ttl;
     this.#loadTimeout = options.loadTimeout ?? 0;
-    this.#analyzer = options.analyzer;
+    this.#analyzer =
+      options.analyzer ??
+      new DefaultAnalyzer({
+        connectionString: options.connectionString ?? process.env.DATABASE_URL,
+        logger: this.#logger,
+      });
     if (options.observer) this.addObserver(options.observer);
     this.#store =
       options.store ??
@@ -200,7 +211,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     if (!wasReady) this.#rejectReady(new EngineStoppedError());
     await Promise.allSettled([...this.#flights.running].map((flight) => flight.promise));
     await this.#source?.stop();
-    await this.#analyzer?.close();
+    await this.#analyzer.close();
     this.#clock.markAll();
     this.#flush("stop");
   }
@@ -218,7 +229,8 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       this.#observer.bypass(request, bypassReason(key, request));
       return this.#bypass(request, loader);
     }
-    const entry = this.#store.get(key, Date.now());
+    // The clock is read only once some entry can expire (a ttl is in use).
+    const entry = this.#store.get(key, this.#expiring ? Date.now() : 0);
     if (entry !== undefined) {
       this.#counters.hits++;
       this.#observer.hit(request, key);
@@ -249,6 +261,19 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     return this.#statements.run(statement, run);
   }
 
+  /**
+   * A raw SQL statement on a pg.Pool, pg.Client or PoolClient: a read is cached under the tables
+   * it reads (derived from the SQL, no tables to name); a write runs and invalidates at once.
+   */
+  query<R = Record<string, unknown>>(
+    client: PgQueryable,
+    text: string,
+    params?: readonly unknown[],
+    options?: PgQueryOptions,
+  ): Promise<PgQueryResult<R>> {
+    return cachedPgQuery<R>(this, client, text, params, options);
+  }
+
   /** Whether `connection` is inside a transaction that this engine saw begin. */
   inTransaction(connection: object | undefined): boolean {
     return this.#connections.inTransaction(connection);
@@ -272,7 +297,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   /** Mark the start of a write to `tables` (read-your-writes); complete() when it finished (after COMMIT in a transaction). */
   beginMutation(tables: readonly TableInput[]): Mutation {
     const refs = refsOf(tables, this.defaultSchema);
-    const tags = refs.map(tableTag);
+    const tags = refs.flatMap(tableWideTags);
     this.#clock.mark(tags);
     let completed = false;
     return {
@@ -281,7 +306,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
         if (completed) return;
         completed = true;
         const extra = refsOf(extraTables, this.defaultSchema);
-        this.#invalidateTags([...refs, ...extra], [...tags, ...extra.map(tableTag)], "mutation");
+        this.#invalidateTags([...refs, ...extra], [...tags, ...extra.flatMap(tableWideTags)], "mutation");
       },
     };
   }
@@ -289,7 +314,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   /** Drop every entry that depends on one of `tables` or carries one of `tags`. Returns the number dropped. */
   invalidate(target: { tables?: readonly TableInput[]; tags?: readonly string[] }): number {
     const refs = refsOf(target.tables, this.defaultSchema);
-    const tags = [...refs.map(tableTag), ...(target.tags ?? []).map(userTag)];
+    const tags = [...refs.flatMap(tableWideTags), ...(target.tags ?? []).map(userTag)];
     return this.#invalidateTags(refs, tags, "manual");
   }
 
@@ -320,19 +345,19 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     };
   }
 
+  /** The analyzer that reads the statements loads run (its counters show a hit does no analysis). */
+  get analyzer(): StatementAnalyzer {
+    return this.#analyzer;
+  }
+
   /**
-   * Entries and bytes per table, from the store's tag index (a walk of the index: for the
-   * inspector, not for every request). Empty for a store without `tagUsage`.
+   * Entries and bytes per table they depend on, whole or by rows (a walk of the store: for the
+   * inspector, not for every request). Empty for a store without `usageBy`.
    */
   tableUsage(): { table: string; entries: number; bytes: number }[] {
-    const usage = this.#store.tagUsage?.(TABLE_TAG);
+    const usage = this.#store.usageBy?.(tableOfTag);
     if (usage === undefined) return [];
-    const tables: { table: string; entries: number; bytes: number }[] = [];
-    for (const [tag, { entries, bytes }] of usage) {
-      const table = tableOfTag(tag);
-      if (table !== undefined) tables.push({ table, entries, bytes });
-    }
-    return tables;
+    return [...usage].map(([table, { entries, bytes }]) => ({ table, entries, bytes }));
   }
 
   /** Attach an observer (metrics, traces, the inspector). Returns a function that detaches it. */
@@ -364,6 +389,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       request.tables !== undefined,
       request.scope !== undefined,
       (tags) => this.#flights.addTags(flight, tags),
+      (table, column) => this.#rowColumns.add(table, column),
     );
     flight = new Flight(key, dependencies);
     const ttl = request.ttl ?? this.#ttl;
@@ -474,6 +500,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       this.#counters.fillsTooLarge++;
       return "too-large";
     }
+    if (ttl > 0) this.#expiring = true;
     this.#store.set(key, {
       value: measured.copy,
       bytes,
@@ -526,7 +553,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     if (latencyMs !== undefined) this.#latency.record(latencyMs);
     this.#observer.changeEvent(event, latencyMs);
     const ref = { schema: event.schema, table: event.table };
-    this.#invalidateTags([ref], [tableTag(ref)], "change", event);
+    this.#invalidateTags([ref], this.#rowColumns.tagsOfChange(ref, event.columns), "change", event);
     this.emit("change", event);
   }
 
@@ -536,7 +563,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#clock.markAll();
     this.#flush("listener-ready");
     // The schema may have changed while nobody listened.
-    this.#analyzer?.invalidateCatalog();
+    this.#analyzer.invalidateCatalog();
     if (this.#everReady) this.#counters.reconnects++;
     this.#state = "serving";
     this.#observer.sourceReady(this.#everReady);

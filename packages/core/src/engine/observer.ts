@@ -24,7 +24,10 @@ export interface LoadResult {
   /** Time the loader ran, in ms (until its value or error; analysis after it not included). */
   readonly durationMs: number;
   readonly outcome: LoadOutcome;
-  /** The tags the result depends on (table tags start with "t\u0000"); empty when not known. */
+  /**
+   * The tags the result depends on; empty when not known. Row tags carry the rows' key values:
+   * export tables (`tableOfTag`), never tags as they are.
+   */
   readonly tags: readonly string[];
   /** The loader's error, for outcome "error" or "timeout". */
   readonly error?: unknown;

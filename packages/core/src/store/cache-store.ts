@@ -29,13 +29,14 @@ export interface CacheStore {
   /** Number of tags currently indexed (shrinks with the entries: rule 8). */
   readonly tagCount: number;
   /**
-   * Entries and bytes under each indexed tag that starts with `prefix` (for the inspector; a
-   * walk of the index, never on the hit path). Optional: a store without an index leaves it out.
+   * Entries and bytes per group of tags: `groupOf` names a tag's group (a table) or skips it
+   * (undefined); an entry counts once in each of its groups. For the inspector: a walk of every
+   * entry, never on the hit path. Optional: a store that cannot walk its entries leaves it out.
    */
-  tagUsage?(prefix: string): Map<string, TagUsage>;
+  usageBy?(groupOf: (tag: string) => string | undefined): Map<string, TagUsage>;
 }
 
-/** What one tag holds: entries indexed under it and their bytes. */
+/** What one group of tags holds: the entries under it and their bytes. */
 export interface TagUsage {
   entries: number;
   bytes: number;

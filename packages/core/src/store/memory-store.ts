@@ -126,16 +126,24 @@ export class MemoryStore implements CacheStore {
     return removed;
   }
 
-  tagUsage(prefix: string): Map<string, TagUsage> {
+  usageBy(groupOf: (tag: string) => string | undefined): Map<string, TagUsage> {
     const usage = new Map<string, TagUsage>();
-    for (const [tag, keys] of this.#tagIndex) {
-      if (!tag.startsWith(prefix)) continue;
-      let bytes = 0;
-      for (const key of keys) {
-        const entry = this.#entries.get(key);
-        if (entry !== undefined) bytes += storedBytes(entry);
+    const groups = new Set<string>();
+    for (const entry of this.#entries.values()) {
+      groups.clear();
+      for (const tag of entry.tags) {
+        const group = groupOf(tag);
+        if (group !== undefined) groups.add(group);
       }
-      usage.set(tag, { entries: keys.size, bytes });
+      const bytes = storedBytes(entry);
+      for (const group of groups) {
+        const sum = usage.get(group);
+        if (sum === undefined) usage.set(group, { entries: 1, bytes });
+        else {
+          sum.entries++;
+          sum.bytes += bytes;
+        }
+      }
     }
     return usage;
   }
