@@ -18,6 +18,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CacheWatch, createCacheWatch, installTriggers, queryKey } from "../src/index.js";
 import {
+  CacheObserverBase,
   INSTRUMENTS,
   instrumentOpenTelemetry,
   LOAD_SPAN,
@@ -221,9 +222,56 @@ describe("OpenTelemetry instruments during a miss, a hit and an external write",
     expect(sum(points(INSTRUMENTS.invalidations.name, { "pgcachewatch.reason": "manual" }))).toBe(1);
   });
 
+  it("a row-level load (the analyzer reads its statement): the span names its table, never the row's value", async () => {
+    const sql = "SELECT id, name FROM items WHERE id = $1";
+    const before = spanExporter.getFinishedSpans().length;
+    let lastTags: readonly string[] = [];
+    const detach = watch.addObserver(
+      new (class extends CacheObserverBase {
+        override loadStart() {
+          return {
+            run: <T>(f: () => T) => f(),
+            end: (r: { tags: readonly string[] }) => {
+              lastTags = r.tags;
+            },
+          };
+        }
+      })(),
+    );
+    const row = await watch.load({ key: queryKey(["test", sql], [2]), name: sql }, () =>
+      watch.runStatement({ sql, params: [2] }, async () => (await pool.query(sql, [2])).rows),
+    );
+    expect(row).toEqual([{ id: 2, name: "two" }]);
+    const spans = spanExporter.getFinishedSpans().slice(before);
+    expect(spans).toHaveLength(1);
+    expect(spans[0]?.attributes).toMatchObject({
+      "pgcachewatch.outcome": "stored",
+      "pgcachewatch.tables": ["public.items"],
+      "db.collection.name": "public.items",
+    });
+    // No attribute carries the parameter.
+    expect(JSON.stringify(spans[0]?.attributes)).not.toMatch(/\b2\b/);
+    detach();
+    // Row-level: the entry carries the any-row tag of its table and the row's key value...
+    expect(lastTags).toEqual([
+      "a\u0000public\u0000items",
+      "c\u0000public\u0000items\u0000id",
+      "r\u0000public\u0000items\u0000id\u00002",
+    ]);
+    // ...and counts once under its table, next to the whole-table entry of readItems().
+    expect(watch.stats().entries).toBe(2);
+    const [usage, ...others] = watch.tableUsage();
+    expect(others).toEqual([]);
+    expect(usage).toMatchObject({ table: "public.items", entries: 2 });
+    expect(usage?.bytes).toBeGreaterThan(0);
+    expect(usage?.bytes).toBeLessThanOrEqual(watch.stats().bytes);
+  });
+
   it("shutdown detaches: nothing more is counted", async () => {
+    await readItems();
     const before = await collect();
-    expect(sum(before(INSTRUMENTS.entries.name))).toBe(1);
+    const entries = sum(before(INSTRUMENTS.entries.name));
+    expect(entries).toBeGreaterThan(0);
     await instrumentation.shutdown();
     await readItems();
     watch.invalidateAll();
@@ -231,6 +279,6 @@ describe("OpenTelemetry instruments during a miss, a hit and an external write",
     const points = await collect();
     expect(sum(points(INSTRUMENTS.hits.name))).toBe(sum(before(INSTRUMENTS.hits.name)));
     // The gauge's callback is gone: no new reading (the SDK may keep showing the last one).
-    expect(points(INSTRUMENTS.entries.name).every((p) => p.value === 1)).toBe(true);
+    expect(points(INSTRUMENTS.entries.name).every((p) => p.value === entries)).toBe(true);
   });
 });
