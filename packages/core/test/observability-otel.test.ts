@@ -24,7 +24,7 @@ import {
   LOAD_SPAN,
   type OpenTelemetryInstrumentation,
 } from "../src/observability/index.js";
-import { nextEvent } from "./support/wait.js";
+import { nextEvent, until } from "./support/wait.js";
 
 const db = useTestDatabase("observability_otel");
 let watch: CacheWatch;
@@ -59,11 +59,7 @@ beforeAll(async () => {
     spanProcessors: [new SimpleSpanProcessor({ exporter: spanExporter })],
   });
   watch = createCacheWatch({ connectionString: db.url, heartbeatInterval: 1000 });
-  instrumentation = await instrumentOpenTelemetry(watch, {
-    meterProvider,
-    tracerProvider,
-    notifyQueue: { connectionString: db.url },
-  });
+  instrumentation = await instrumentOpenTelemetry(watch, { meterProvider, tracerProvider });
   await watch.start();
 });
 
@@ -129,8 +125,9 @@ describe("OpenTelemetry instruments during a miss, a hit and an external write",
     expect(sum(points(INSTRUMENTS.sourceState.name, { "pgcachewatch.state": "serving" }))).toBe(1);
     expect(sum(points(INSTRUMENTS.sourceState.name, { "pgcachewatch.state": "lost" }))).toBe(0);
     expect(points(INSTRUMENTS.sourceState.name)[0]?.attributes["pgcachewatch.source.kind"]).toBe("notify");
-    // The cluster's NOTIFY queue, read over the instrument's own connection.
-    const [queue] = points(INSTRUMENTS.notifyQueueUsage.name);
+    // The cluster's NOTIFY queue, as the listener's heartbeat read it.
+    await until(() => watch.stats().notifyQueueUsage !== undefined);
+    const [queue] = (await collect())(INSTRUMENTS.notifyQueueUsage.name);
     expect(queue?.value).toBeGreaterThanOrEqual(0);
     expect(queue?.value).toBeLessThan(0.01);
 

@@ -209,7 +209,8 @@ function render(data) {
     [{ color: "#2f6fdf", format: (n) => plural(n, "entry").replace(/entrys$/, "entries") }, { color: "#8e6bd8", format: fmtBytes }]) : empty("nothing cached"));
   replace("chart-source", sourceStrip(data));
   $("source-note").textContent = "reconnects " + fmtInt(data.source.reconnects) + " · losses " + fmtInt(data.source.losses) +
-    " · malformed events " + fmtInt(st.malformedEvents) + " · bypassed: no key " + fmtInt(data.bypasses["no-key"]) +
+    " · malformed events " + fmtInt(st.malformedEvents) +
+    (st.notifyQueueUsage === null ? "" : " · NOTIFY queue " + (st.notifyQueueUsage * 100).toFixed(3) + "% used") + " · bypassed: no key " + fmtInt(data.bypasses["no-key"]) +
     ", transaction " + fmtInt(data.bypasses.transaction) + ", not serving " + fmtInt(data.bypasses["not-serving"]);
   replace("queries", data.queries.length ? queriesTable(data.queries) : empty("no cached read yet"));
   $("shapes-note").textContent = data.shapesTracked + " shapes tracked; a caller that joined a load in flight counts as a miss (and as joined)";

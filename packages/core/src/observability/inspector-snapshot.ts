@@ -27,9 +27,10 @@ export interface InspectorSnapshot {
   /** ms since epoch. */
   now: number;
   state: string;
-  stats: Omit<CacheWatchStats, "lastEventLatencyMs" | "p99EventLatencyMs"> & {
+  stats: Omit<CacheWatchStats, "lastEventLatencyMs" | "p99EventLatencyMs" | "notifyQueueUsage"> & {
     lastEventLatencyMs: number | null;
     p99EventLatencyMs: number | null;
+    notifyQueueUsage: number | null;
   };
   sampleInterval: number;
   /** Cumulative counters, oldest first. */
@@ -100,6 +101,7 @@ export function inspectorSnapshot(
       ...stats,
       lastEventLatencyMs: stats.lastEventLatencyMs ?? null,
       p99EventLatencyMs: stats.p99EventLatencyMs ?? null,
+      notifyQueueUsage: stats.notifyQueueUsage ?? null,
     },
     sampleInterval: recorder.sampleInterval,
     series: recorder.series.toArray(),

@@ -1,13 +1,5 @@
 import type * as OtelApi from "@opentelemetry/api";
-import type {
-  Attributes,
-  Counter,
-  Histogram,
-  MeterProvider,
-  ObservableGauge,
-  TracerProvider,
-} from "@opentelemetry/api";
-import pg from "pg";
+import type { Attributes, Counter, Histogram, MeterProvider, TracerProvider } from "@opentelemetry/api";
 import type { CacheWatch } from "../engine/cache-watch.js";
 import type { InvalidateInfo, LoadRequest } from "../engine/load-request.js";
 import type { BypassReason, CacheObserver, LoadObservation, LoadResult } from "../engine/observer.js";
@@ -38,11 +30,6 @@ export interface OpenTelemetryOptions {
   tracerProvider?: TracerProviderLike;
   /** Report spans for loads (misses). Default true. */
   traces?: boolean;
-  /**
-   * Also report `pgcachewatch.notify.queue.usage` (pg_notification_queue_usage()), read over a
-   * connection of its own at each collection. Off unless given.
-   */
-  notifyQueue?: { connectionString: string };
 }
 
 /** What `instrumentOpenTelemetry` attached; `shutdown()` detaches it. */
@@ -86,7 +73,7 @@ export async function instrumentOpenTelemetry(
     (options.tracerProvider as TracerProvider | undefined) ?? api.trace.getTracerProvider();
   const tracer = options.traces === false ? undefined : tracerProvider.getTracer(SCOPE);
   const observer = new OpenTelemetryObserver(api, meter, tracer, watch);
-  const gauges = observeGauges(api, meter, watch, options.notifyQueue);
+  const gauges = observeGauges(api, meter, watch);
   const detach = watch.addObserver(observer);
   let closing: Promise<void> | undefined;
   return {
@@ -305,7 +292,6 @@ function observeGauges(
   api: typeof OtelApi,
   meter: OtelApi.Meter,
   watch: CacheWatch,
-  notifyQueue: OpenTelemetryOptions["notifyQueue"],
 ): { close(): Promise<void> } {
   const int = { valueType: api.ValueType.INT };
   const entries = meter.createObservableGauge(INSTRUMENTS.entries.name, {
@@ -331,52 +317,25 @@ function observeGauges(
       result.observe(s === watch.state ? 1 : 0, { [ATTR.state]: s, [ATTR.sourceKind]: kind });
     }
   };
+  const queue = meter.createObservableGauge(INSTRUMENTS.notifyQueueUsage.name, {
+    unit: INSTRUMENTS.notifyQueueUsage.unit,
+    description: INSTRUMENTS.notifyQueueUsage.description,
+  });
+  // Read by the listener with each heartbeat: no query of its own.
+  const onQueue = (result: OtelApi.ObservableResult) => {
+    const usage = watch.stats().notifyQueueUsage;
+    if (usage !== undefined) result.observe(usage);
+  };
   entries.addCallback(onEntries);
   bytes.addCallback(onBytes);
   state.addCallback(onState);
-  const queue =
-    notifyQueue === undefined ? undefined : observeQueueUsage(meter, notifyQueue.connectionString);
+  queue.addCallback(onQueue);
   return {
     async close() {
       entries.removeCallback(onEntries);
       bytes.removeCallback(onBytes);
       state.removeCallback(onState);
-      await queue?.close();
-    },
-  };
-}
-
-/** `pg_notification_queue_usage()` over one connection of its own, at each collection. */
-function observeQueueUsage(meter: OtelApi.Meter, connectionString: string): { close(): Promise<void> } {
-  const gauge: ObservableGauge = meter.createObservableGauge(INSTRUMENTS.notifyQueueUsage.name, {
-    unit: INSTRUMENTS.notifyQueueUsage.unit,
-    description: INSTRUMENTS.notifyQueueUsage.description,
-  });
-  const pool = new pg.Pool({
-    connectionString,
-    max: 1,
-    idleTimeoutMillis: 30_000,
-    connectionTimeoutMillis: 2000,
-    application_name: "pgcachewatch-metrics",
-  });
-  // A failed read is one missing point, never a crash.
-  pool.on("error", () => {});
-  const onUsage = async (result: OtelApi.ObservableResult) => {
-    try {
-      const { rows } = await pool.query<{ usage: number }>(
-        "SELECT pg_notification_queue_usage()::float8 AS usage",
-      );
-      const usage = rows[0]?.usage;
-      if (typeof usage === "number") result.observe(usage);
-    } catch {
-      // The server is unreachable: no point this time.
-    }
-  };
-  gauge.addCallback(onUsage);
-  return {
-    async close() {
-      gauge.removeCallback(onUsage);
-      await pool.end();
+      queue.removeCallback(onQueue);
     },
   };
 }

@@ -165,7 +165,7 @@ export const INSTRUMENTS = {
     kind: "gauge",
     unit: "1",
     description:
-      "pg_notification_queue_usage(): fraction of the cluster's NOTIFY queue in use (with notifyQueue)",
+      "pg_notification_queue_usage(): fraction of the cluster's NOTIFY queue in use, as the listener read it with its last heartbeat (NOTIFY source)",
     attributes: [],
   },
 } as const satisfies Record<string, InstrumentSpec>;
