@@ -88,7 +88,8 @@ function hitRatioChart(series) {
   for (const p of points) {
     if (p.reads === 0) continue;
     const h = (p.reads / maxReads) * (H - T - B) * 0.35;
-    s.append(el("rect", { x: x(p.at) - bw / 2, y: H - B - h, width: bw, height: h, fill: "#2f6fdf", opacity: 0.18 }));
+    const left = Math.max(L, x(p.at) - bw / 2), right = Math.min(W, x(p.at) + bw / 2);
+    s.append(el("rect", { x: left, y: H - B - h, width: Math.max(1, right - left), height: h, fill: "#2f6fdf", opacity: 0.18 }));
   }
   let d = "", pen = false;
   for (const p of points) {
