@@ -45,7 +45,12 @@ export class WatchRecorder implements CacheObserver {
   readonly tables = new TableActivityLog();
   readonly eventLatency = new LatencyHistogram();
   readonly source = new SourceTimeline();
-  readonly bypasses: Record<BypassReason, number> = { "no-key": 0, transaction: 0, "not-serving": 0 };
+  readonly bypasses: Record<BypassReason, number> = {
+    "no-key": 0,
+    transaction: 0,
+    "not-serving": 0,
+    "not-shared": 0,
+  };
   readonly series: TimeSeriesRing<StatsSample>;
   readonly sampleInterval: number;
   readonly #detach: () => void;
