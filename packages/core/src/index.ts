@@ -20,6 +20,7 @@ export {
   type UncachedInfo,
 } from "./engine/cache-watch.js";
 export type { CacheWatchOptions } from "./engine/options.js";
+export type { SecondTier, SecondTierEntry, SecondTierToken } from "./engine/second-tier.js";
 export type { AnalysisContext, StatementAnalysis, StatementAnalyzer } from "./engine/statement-analysis.js";
 export type { CacheWatchStats } from "./engine/stats.js";
 export {

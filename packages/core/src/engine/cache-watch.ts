@@ -34,6 +34,7 @@ import type {
 } from "./load-request.js";
 import { loadScope } from "./load-scope.js";
 import type { CacheWatchOptions } from "./options.js";
+import type { SecondTier, SecondTierEntry, SecondTierToken } from "./second-tier.js";
 import type { StatementAnalyzer } from "./statement-analysis.js";
 import { StatementRunner } from "./statement-runner.js";
 import { type CacheWatchStats, LatencyWindow } from "./stats.js";
@@ -78,6 +79,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   readonly #ttl: number;
   readonly #loadTimeout: number;
   readonly #isolate = (value: unknown): unknown => cloneValue(value);
+  readonly #tier: SecondTier | undefined;
   #analyzer: StatementAnalyzer | undefined;
   #source: ChangeSource | undefined;
   #state: EngineState = "idle";
@@ -101,6 +103,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#ttl = options.ttl ?? DEFAULTS.ttl;
     this.#loadTimeout = options.loadTimeout ?? 0;
     this.#analyzer = options.analyzer;
+    this.#tier = options.secondTier;
     this.#store =
       options.store ??
       new MemoryStore({
@@ -187,6 +190,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     await Promise.allSettled([...this.#flights.running].map((flight) => flight.promise));
     await this.#source?.stop();
     await this.#analyzer?.close();
+    this.#tier?.sourceState("stopped");
     this.#clock.markAll();
     this.#flush("stop");
   }
@@ -278,6 +282,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   /** Drop everything. */
   invalidateAll(): number {
     this.#clock.markAll();
+    this.#tier?.invalidateAll();
     return this.#flush("manual");
   }
 
@@ -308,7 +313,8 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   }
 
   #startFlight<T>(key: string, request: LoadRequest, loader: Loader<T>): Flight {
-    this.#counters.loads++;
+    const tier = this.#tier;
+    if (tier === undefined) this.#counters.loads++;
     const tick = this.#clock.snapshot();
     const declared = tagsOf(request.tables, request.tags, this.defaultSchema);
     let flight!: Flight;
@@ -326,24 +332,45 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       this.#clock.release(tick);
     });
     this.#flights.add(flight, declared);
-    Promise.resolve()
-      .then(() => loadScope.run(dependencies, () => loader(flight.controller.signal, flight.control)))
-      .then(
-        (value) => {
-          if (flight.settled) return;
-          this.#flights.remove(flight);
-          flight.resolve(value);
-          if (flight.storable) this.#fillWhenAnalysed(flight, dependencies.finish(), ttl, tick, value);
-          else this.#clock.release(tick);
-        },
-        (error: unknown) => {
-          if (flight.settled) return;
-          this.#flights.remove(flight);
-          this.#counters.loadErrors++;
+    const run = () => loadScope.run(dependencies, () => loader(flight.controller.signal, flight.control));
+    // The second tier is asked after the tick is taken: a hit fills the first tier only if the
+    // fill guard allows, exactly as a load would.
+    let tierHit: SecondTierEntry | undefined;
+    let token: SecondTierToken | undefined;
+    const loaded =
+      tier === undefined
+        ? Promise.resolve().then(run)
+        : Promise.all([tier.get(key), tier.beginLoad()]).then(([entry, begun]) => {
+            if (entry !== undefined) {
+              tierHit = entry;
+              return entry.value;
+            }
+            // Timed out while the tier answered: nobody waits for this load.
+            if (flight.settled) return undefined;
+            token = begun;
+            this.#counters.loads++;
+            return run();
+          });
+    loaded.then(
+      (value) => {
+        if (flight.settled) return;
+        this.#flights.remove(flight);
+        flight.resolve(value);
+        if (tierHit !== undefined) {
+          this.#fill(key, { tags: [...tierHit.tags] }, ttl, tick, value, undefined);
           this.#clock.release(tick);
-          flight.reject(error);
-        },
-      );
+        } else if (flight.storable) {
+          this.#fillWhenAnalysed(flight, dependencies.finish(), ttl, tick, value, token);
+        } else this.#clock.release(tick);
+      },
+      (error: unknown) => {
+        if (flight.settled) return;
+        this.#flights.remove(flight);
+        this.#counters.loadErrors++;
+        this.#clock.release(tick);
+        flight.reject(error);
+      },
+    );
     return flight;
   }
 
@@ -353,18 +380,26 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     ttl: number,
     tick: number,
     value: unknown,
+    token: SecondTierToken | undefined,
   ): void {
     const key = flight.key as string;
     if (!(dependencies instanceof Promise)) {
-      this.#fill(key, dependencies, ttl, tick, value);
+      this.#fill(key, dependencies, ttl, tick, value, token);
       this.#clock.release(tick);
       return;
     }
     dependencies
       .then(
-        (done) => this.#fill(key, done, ttl, tick, value),
+        (done) => this.#fill(key, done, ttl, tick, value, token),
         (error: unknown) =>
-          this.#fill(key, { problem: `analysis failed: ${(error as Error).message}` }, ttl, tick, value),
+          this.#fill(
+            key,
+            { problem: `analysis failed: ${(error as Error).message}` },
+            ttl,
+            tick,
+            value,
+            token,
+          ),
       )
       .finally(() => this.#clock.release(tick));
   }
@@ -391,7 +426,14 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     return flight.wait(request.signal, this.#isolate, () => {}) as Promise<T>;
   }
 
-  #fill(key: string, dependencies: Dependencies, ttl: number, tick: number, value: unknown): void {
+  #fill(
+    key: string,
+    dependencies: Dependencies,
+    ttl: number,
+    tick: number,
+    value: unknown,
+    token: SecondTierToken | undefined,
+  ): void {
     if (dependencies.problem !== undefined) {
       this.#counters.fillsUncacheable++;
       if (this.listenerCount("uncached") > 0) this.emit("uncached", { key, reason: dependencies.problem });
@@ -420,6 +462,8 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       tags,
       expiresAt: ttl > 0 ? Date.now() + ttl : Number.POSITIVE_INFINITY,
     });
+    // A load that filled the first tier fills the second; the tier checks its own marks against the token.
+    if (token !== undefined) this.#tier?.fill(key, { value: measured.copy, tags }, ttl, token);
   }
 
   #invalidateTags(
@@ -433,6 +477,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#flights.detachTags(tags);
     let entries = 0;
     for (const tag of tags) entries += this.#store.deleteTag(tag);
+    this.#tier?.invalidate(tags);
     this.#counters.invalidations++;
     this.#counters.entriesInvalidated += entries;
     const info: InvalidateInfo = {
@@ -473,6 +518,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#analyzer?.invalidateCatalog();
     if (this.#everReady) this.#counters.reconnects++;
     this.#state = "serving";
+    this.#tier?.sourceState("ready");
     if (!this.#everReady) {
       this.#everReady = true;
       this.#resolveReady();
@@ -484,6 +530,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     if (this.#state === "stopped") return;
     this.#state = "lost";
     this.#counters.losses++;
+    this.#tier?.sourceState("lost");
     this.#clock.markAll();
     this.#flush("listener-lost");
     this.emit("lost", error);

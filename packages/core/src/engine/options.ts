@@ -3,6 +3,7 @@ import type { Logger } from "../logger.js";
 import type { ChangeSource } from "../sources/change-source.js";
 import type { WalSourceOptions } from "../sources/wal/wal-source.js";
 import type { CacheStore } from "../store/cache-store.js";
+import type { SecondTier } from "./second-tier.js";
 import type { StatementAnalyzer } from "./statement-analysis.js";
 
 export interface CacheWatchOptions {
@@ -48,4 +49,9 @@ export interface CacheWatchOptions {
    * with the catalog read over a connection of its own.
    */
   analyzer?: StatementAnalyzer;
+  /**
+   * A cache shared by many instances (e.g. `@pgcachewatch/redis`), asked on a miss before
+   * PostgreSQL and filled by every load that fills this process's store.
+   */
+  secondTier?: SecondTier;
 }
