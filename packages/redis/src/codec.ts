@@ -26,14 +26,13 @@ export class ValueCodec {
   readonly #byClass = new Map<AnyClass, { name: string; encode: (value: unknown) => string }>();
   readonly #byName = new Map<string, (text: string) => unknown>();
 
-  /** Carry instances of `constructor` under `name` (the same name on every instance of the app). */
-  register<T>(name: string, constructor: abstract new (...args: never[]) => T, codec?: ClassCodec<T>): this;
-  register(name: string, constructor: AnyClass, codec?: ClassCodec<unknown>): this {
+  /** Carry instances of class `type` under `name` (the same name on every instance of the app). */
+  register<T>(name: string, type: abstract new (...args: never[]) => T, codec?: ClassCodec<T>): this;
+  register(name: string, type: AnyClass, codec?: ClassCodec<unknown>): this {
     const decode =
-      codec?.decode ??
-      ((text: string) => new (constructor as unknown as new (text: string) => unknown)(text));
+      codec?.decode ?? ((text: string) => new (type as unknown as new (text: string) => unknown)(text));
     const encode = codec?.encode ?? ((value: unknown) => String(value));
-    this.#byClass.set(constructor, { name, encode });
+    this.#byClass.set(type, { name, encode });
     this.#byName.set(name, decode);
     return this;
   }
