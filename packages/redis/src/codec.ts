@@ -64,7 +64,7 @@ export class ValueCodec {
         return value;
       case "number":
         if (Number.isFinite(value) && !Object.is(value, -0)) return value;
-        return { [TAG]: "n", v: String(value) };
+        return { [TAG]: "n", v: Object.is(value, -0) ? "-0" : String(value) };
       case "bigint":
         return { [TAG]: "b", v: value.toString() };
       case "undefined":
@@ -127,7 +127,7 @@ export class ValueCodec {
     const v = record.v;
     switch (tag) {
       case "n":
-        return Number(v);
+        return v === "-0" ? -0 : Number(v);
       case "b":
         return BigInt(v as string);
       case "u":

@@ -114,7 +114,7 @@ export class RedisTier implements SecondTier {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       commandTimeout: options.commandTimeout ?? DEFAULTS.commandTimeout,
-      connectionName: "pgcachewatch-tier",
+      connectionName: `pgcachewatch-tier-${this.instanceId.slice(0, 8)}`,
       retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
       lazyConnect: false,
     };
