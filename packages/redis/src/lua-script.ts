@@ -11,6 +11,11 @@ export class LuaScript {
     this.#sha = createHash("sha1").update(source).digest("hex");
   }
 
+  /** Make the server know the script (after a connect: a restarted server knows none). */
+  async load(redis: Redis): Promise<void> {
+    await redis.script("LOAD", this.#source);
+  }
+
   /** Run with no declared keys (every key is derived from the prefix in ARGV[1]); replies as Buffers. */
   async run(redis: Redis, args: readonly (string | Buffer | number)[]): Promise<unknown> {
     try {

@@ -3,7 +3,7 @@ import type { Logger, SecondTier, SecondTierEntry, SecondTierToken } from "@pgca
 import { silentLogger } from "@pgcachewatch/core";
 import { Redis, type RedisOptions } from "ioredis";
 import { ValueCodec } from "./codec.js";
-import { BEGIN_LOAD, COVER, FILL, FLUSH, GET, INVALIDATE, RECOVER, UNCOVER } from "./scripts.js";
+import { ALL_SCRIPTS, BEGIN_LOAD, COVER, FILL, FLUSH, GET, INVALIDATE, RECOVER, UNCOVER } from "./scripts.js";
 
 export interface RedisTierOptions {
   /** A connection URL, or a client to copy the settings of (the tier opens a connection of its own). */
@@ -98,6 +98,7 @@ export class RedisTier implements SecondTier {
   #sourceReady = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
+  #uncovered: Promise<unknown> = Promise.resolve();
 
   constructor(options: RedisTierOptions) {
     this.codec = options.codec ?? new ValueCodec();
@@ -227,6 +228,10 @@ export class RedisTier implements SecondTier {
   }
 
   sourceState(state: "ready" | "lost" | "stopped"): void {
+    this.#uncovered = this.#setSourceState(state);
+  }
+
+  #setSourceState(state: "ready" | "lost" | "stopped"): Promise<unknown> {
     this.#sourceReady = state === "ready";
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
@@ -235,15 +240,17 @@ export class RedisTier implements SecondTier {
       this.#heartbeat.unref();
       this.#cover();
     } else if (this.#redis.status === "ready") {
-      UNCOVER.run(this.#redis, [this.#prefix, this.instanceId]).catch(() => {});
+      return UNCOVER.run(this.#redis, [this.#prefix, this.instanceId]).catch(() => {});
     }
+    return Promise.resolve();
   }
 
-  /** Stop heartbeats and close the connection. Idempotent. */
+  /** Stop heartbeats, leave the coverage, close the connection. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.sourceState("stopped");
+    await this.#uncovered;
+    await this.#setSourceState("stopped");
     clearTimeout(this.#retryTimer);
     this.#available = false;
     await this.#redis.quit().catch(() => this.#redis.disconnect());
@@ -305,6 +312,8 @@ export class RedisTier implements SecondTier {
     const info = String(await this.#redis.info("server"));
     const run = /run_id:([0-9a-f]+)/.exec(info)?.[1];
     if (run === undefined) throw new Error("INFO server has no run_id");
+    // Every script known to the server: a fallback EVAL after a NOSCRIPT would come too late before QUIT.
+    for (const script of ALL_SCRIPTS) await script.load(this.#redis);
     const flush = this.#mustFlush;
     this.#mustFlush = false;
     try {

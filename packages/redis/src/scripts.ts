@@ -158,3 +158,14 @@ export const UNCOVER = new LuaScript(`
 redis.call('ZREM', ARGV[1] .. 'cover', ARGV[2])
 return 1
 `);
+
+export const ALL_SCRIPTS: readonly LuaScript[] = [
+  GET,
+  BEGIN_LOAD,
+  FILL,
+  INVALIDATE,
+  FLUSH,
+  RECOVER,
+  COVER,
+  UNCOVER,
+];

@@ -51,7 +51,11 @@ describe("value codec", () => {
     expect("missing" in back).toBe(true);
     expect(back.missing).toBeUndefined();
     expect(Object.is(back.numbers[3], -0)).toBe(true);
-    expect(back.numbers.slice(0, 3)).toEqual([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]);
+    expect(back.numbers.slice(0, 3)).toEqual([
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+    ]);
     expect(back.tilde).toEqual({ "~": "d", v: 1 });
     expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
     expect(Object.getOwnPropertyDescriptor(back, "__proto__")?.value).toEqual({ polluted: true });
