@@ -41,6 +41,8 @@ export interface RedisTierStats {
   flushes: number;
   /** New coverage epochs this instance began (nobody covered before its heartbeat). */
   epochs: number;
+  /** Times the tier (re)connected and checked Redis's run id before serving. */
+  recoveries: number;
   available: boolean;
 }
 
@@ -87,6 +89,7 @@ export class RedisTier implements SecondTier {
     invalidations: 0,
     flushes: 0,
     epochs: 0,
+    recoveries: 0,
   };
   /** The run id of the Redis server this tier recovered against; undefined until then. */
   #run: string | undefined;
@@ -287,9 +290,14 @@ export class RedisTier implements SecondTier {
     if (this.#closed || this.#recovering) return;
     if (this.#redis.status !== "ready") return; // the "ready" event starts it again
     this.#available = false;
+    let succeeded = false;
     this.#recovering = this.#recoverOnce()
       .then(
         () => {
+          succeeded = true;
+          this.#stats.recoveries++;
+          // An invalidation failed while recovering: once more before serving.
+          if (this.#mustFlush) return;
           this.#available = true;
           if (this.#sourceReady) this.#cover();
         },
@@ -303,8 +311,8 @@ export class RedisTier implements SecondTier {
       )
       .finally(() => {
         this.#recovering = undefined;
-        // An invalidation failed while recovering: once more.
-        if (this.#mustFlush && !this.#closed) this.#recover();
+        // After a failure the retry timer (or the next "ready") runs it again: never a tight loop.
+        if (succeeded && this.#mustFlush && !this.#closed) this.#recover();
       });
   }
 
