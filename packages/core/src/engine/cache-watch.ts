@@ -340,17 +340,19 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     const loaded =
       tier === undefined
         ? Promise.resolve().then(run)
-        : Promise.all([tier.get(key), tier.beginLoad()]).then(([entry, begun]) => {
-            if (entry !== undefined) {
-              tierHit = entry;
-              return entry.value;
-            }
-            // Timed out while the tier answered: nobody waits for this load.
-            if (flight.settled) return undefined;
-            token = begun;
-            this.#counters.loads++;
-            return run();
-          });
+        : Promise.all([tier.get(key).catch(missed), tier.beginLoad().catch(missed)]).then(
+            ([entry, begun]) => {
+              if (entry !== undefined) {
+                tierHit = entry;
+                return entry.value;
+              }
+              // Timed out while the tier answered: nobody waits for this load.
+              if (flight.settled) return undefined;
+              token = begun;
+              this.#counters.loads++;
+              return run();
+            },
+          );
     loaded.then(
       (value) => {
         if (flight.settled) return;
@@ -550,6 +552,9 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     return promise;
   }
 }
+
+/** A second tier that broke its promise never to reject: a miss. */
+const missed = (): undefined => undefined;
 
 /** A scope is part of the key: one scope's result is never another's. */
 function scopedKey(key: string | undefined, scope: string): string | undefined {
