@@ -1,0 +1,162 @@
+import { type CacheWatch, createCacheWatch } from "@pgcachewatch/core";
+import { createRedisTier, type RedisTier } from "@pgcachewatch/redis";
+import { redisForTests, type TestRedis } from "@pgcachewatch/testdb";
+import pg from "pg";
+import { createItems, ITEMS_BY_CATEGORY } from "../dataset.js";
+import { connect, installStatementTriggers } from "../environment.js";
+import { ms, ns, ratio } from "../format.js";
+import { measureAsync } from "../measure.js";
+import { type SectionResult, section } from "../result.js";
+import type { ScenarioContext } from "./context.js";
+
+const CATEGORIES = 50;
+
+/**
+ * The shared Redis tier: what a second-tier hit costs next to a first-tier hit and next to
+ * PostgreSQL, and what a new instance's first reads cost when Redis is warm against cold.
+ */
+export async function runSecondTier(context: ScenarioContext): Promise<SectionResult> {
+  const result = section(
+    "tier",
+    "Second tier (Redis)",
+    "Sequential awaited reads of the 10-row query over 50 keys. A second-tier hit is a read whose " +
+      "process keeps one entry (maxEntries 1), so every read misses in memory and hits Redis; " +
+      "'new instance' is the mean of its first 50 reads after start, Redis warm or cold.",
+  );
+  let redis: TestRedis | undefined;
+  try {
+    redis = await redisForTests();
+  } catch (error) {
+    result.notes.push(`Skipped: ${(error as Error).message}`);
+    return result;
+  }
+  if (!redis) {
+    result.notes.push("Skipped: no Redis (REDIS_URL unset and no redis-server binary).");
+    return result;
+  }
+  const setup = await connect(context.url);
+  await createItems(setup);
+  await installStatementTriggers(setup, ["items"]);
+  await setup.end();
+  const pool = new pg.Pool({ connectionString: context.url, max: 2 });
+  const prefix = `{pgcw-bench-${process.pid}}:`;
+  const started: { watch: CacheWatch; tier?: RedisTier }[] = [];
+  const instance = async (options: { tier: boolean; maxEntries?: number; prefix?: string }) => {
+    const tier = options.tier
+      ? createRedisTier({ redis: redis.url, prefix: options.prefix ?? prefix })
+      : undefined;
+    const watch = createCacheWatch({
+      connectionString: context.url,
+      ...(tier ? { secondTier: tier } : {}),
+      ...(options.maxEntries ? { maxEntries: options.maxEntries } : {}),
+    });
+    await watch.start();
+    await tier?.whenAvailable();
+    started.push({ watch, ...(tier ? { tier } : {}) });
+    return { watch, tier };
+  };
+  const keys = Array.from({ length: CATEGORIES }, (_, c) => `${ITEMS_BY_CATEGORY}\u0000[${c}]`);
+  const query = async (c: number) => (await pool.query(ITEMS_BY_CATEGORY, [c])).rows;
+  const read = (watch: CacheWatch, i: number) => {
+    const c = i % CATEGORIES;
+    return watch.load({ key: keys[c] ?? "", tables: ["items"] }, () => query(c));
+  };
+  const hitIterations = context.quick ? 5_000 : 100_000;
+  const tierIterations = context.quick ? 1_000 : 20_000;
+  const queryIterations = context.quick ? 300 : 5_000;
+  try {
+    const uncached = await measureAsync((i) => query(i % CATEGORIES), {
+      iterations: queryIterations,
+      warmup: Math.min(500, queryIterations),
+      batch: 100,
+    });
+    const filler = await instance({ tier: true });
+    for (let c = 0; c < CATEGORIES; c++) await read(filler.watch, c);
+    const filled = async () => (filler.tier?.stats().fills ?? 0) >= CATEGORIES;
+    for (let tries = 0; !(await filled()) && tries < 200; tries++)
+      await new Promise((r) => setTimeout(r, 10));
+    const firstTier = await measureAsync((i) => read(filler.watch, i), {
+      iterations: hitIterations,
+      warmup: 5_000,
+    });
+
+    const reader = await instance({ tier: true, maxEntries: 1 });
+    const secondTier = await measureAsync((i) => read(reader.watch, i), {
+      iterations: tierIterations,
+      warmup: Math.min(1_000, tierIterations),
+      batch: 100,
+    });
+    const tierStats = reader.tier?.stats();
+    if (tierStats && tierStats.hits < tierIterations) {
+      result.notes.push(`Only ${tierStats.hits} second-tier hits of ${tierIterations} reads were counted.`);
+    }
+
+    const firstReads = async (watch: CacheWatch) => {
+      const t0 = performance.now();
+      for (let c = 0; c < CATEGORIES; c++) await read(watch, c);
+      return (performance.now() - t0) / CATEGORIES; // ms
+    };
+    const warm = await firstReads((await instance({ tier: true })).watch);
+    const cold = await firstReads(
+      (await instance({ tier: true, prefix: `{pgcw-bench-cold-${process.pid}}:` })).watch,
+    );
+
+    result.tables.push({
+      title: "Read cost by tier",
+      columns: ["read", "p50", "p99", "mean", "PostgreSQL/read (p50)"],
+      rows: [
+        [
+          "first tier (in-process) hit",
+          ns(firstTier.perCall.p50),
+          ns(firstTier.perCall.p99),
+          ns(firstTier.batchedMean),
+          ratio(uncached.perCall.p50 / firstTier.perCall.p50),
+        ],
+        [
+          "second tier (Redis) hit",
+          ns(secondTier.perCall.p50),
+          ns(secondTier.perCall.p99),
+          ns(secondTier.batchedMean),
+          ratio(uncached.perCall.p50 / secondTier.perCall.p50),
+        ],
+        [
+          "PostgreSQL (uncached)",
+          ns(uncached.perCall.p50),
+          ns(uncached.perCall.p99),
+          ns(uncached.batchedMean),
+          "1x",
+        ],
+      ],
+    });
+    result.tables.push({
+      title: "A new instance's first reads (mean per read)",
+      columns: ["Redis", "mean per read", "cold/warm"],
+      rows: [
+        ["warm (filled by another instance)", ms(warm), ratio(cold / warm)],
+        ["cold (empty)", ms(cold), "1x"],
+      ],
+    });
+    result.charts.push({
+      title: "Read cost by tier (log scale)",
+      unit: "ns",
+      log: true,
+      series: ["p50", "p99"],
+      groups: [
+        { label: "first tier hit", values: [firstTier.perCall.p50, firstTier.perCall.p99] },
+        { label: "second tier hit", values: [secondTier.perCall.p50, secondTier.perCall.p99] },
+        { label: "PostgreSQL", values: [uncached.perCall.p50, uncached.perCall.p99] },
+      ],
+    });
+    result.notes.push(
+      `Redis: ${redis.private ? "a private redis-server" : "REDIS_URL"} on this machine (loopback).`,
+    );
+  } finally {
+    for (const { watch, tier } of started) {
+      await watch.stop();
+      await tier?.close();
+    }
+    await pool.end();
+    await redis.stop();
+  }
+  return result;
+}
