@@ -1,11 +1,11 @@
-import { type CacheWatch, createCacheWatch } from "@pgcachewatch/core";
-import { createRedisTier, type RedisTier } from "@pgcachewatch/redis";
+import { type CacheWatch, type ChangeSource, createCacheWatch, NotifySource } from "@pgcachewatch/core";
+import { createBusSource, createRedisTier, type RedisTier } from "@pgcachewatch/redis";
 import { redisForTests, type TestRedis } from "@pgcachewatch/testdb";
 import pg from "pg";
 import { createItems, ITEMS_BY_CATEGORY } from "../dataset.js";
 import { connect, installStatementTriggers } from "../environment.js";
 import { ms, ns, ratio } from "../format.js";
-import { measureAsync } from "../measure.js";
+import { measureAsync, summarize } from "../measure.js";
 import { type SectionResult, section } from "../result.js";
 import type { ScenarioContext } from "./context.js";
 
@@ -41,7 +41,12 @@ export async function runSecondTier(context: ScenarioContext): Promise<SectionRe
   const pool = new pg.Pool({ connectionString: context.url, max: 2 });
   const prefix = `{pgcw-bench-${process.pid}}:`;
   const started: { watch: CacheWatch; tier?: RedisTier }[] = [];
-  const instance = async (options: { tier: boolean; maxEntries?: number; prefix?: string }) => {
+  const instance = async (options: {
+    tier: boolean;
+    maxEntries?: number;
+    prefix?: string;
+    source?: ChangeSource;
+  }) => {
     const tier = options.tier
       ? createRedisTier({ redis: redis.url, prefix: options.prefix ?? prefix })
       : undefined;
@@ -49,6 +54,7 @@ export async function runSecondTier(context: ScenarioContext): Promise<SectionRe
       connectionString: context.url,
       ...(tier ? { secondTier: tier } : {}),
       ...(options.maxEntries ? { maxEntries: options.maxEntries } : {}),
+      ...(options.source ? { source: options.source } : {}),
     });
     await watch.start();
     await tier?.whenAvailable();
@@ -101,6 +107,66 @@ export async function runSecondTier(context: ScenarioContext): Promise<SectionRe
       (await instance({ tier: true, prefix: `{pgcw-bench-cold-${process.pid}}:` })).watch,
     );
 
+    // The same reads on 3 instances: how many reach PostgreSQL, with and without the shared tier.
+    const fleetQueries = async (tier: boolean) => {
+      const fleetPrefix = `{pgcw-bench-fleet-${tier}-${process.pid}}:`;
+      const fleet = [];
+      for (let n = 0; n < 3; n++) fleet.push(await instance({ tier, prefix: fleetPrefix }));
+      for (const member of fleet) {
+        for (let c = 0; c < CATEGORIES; c++) await read(member.watch, c);
+        // Let this instance's fills reach Redis before the next one reads.
+        for (let tries = 0; tier && (member.tier?.stats().fills ?? 0) < CATEGORIES && tries < 200; tries++) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }
+      return fleet.reduce((sum, member) => sum + member.watch.stats().loads, 0);
+    };
+    const queriesAlone = await fleetQueries(false);
+    const queriesShared = await fleetQueries(true);
+
+    // COMMIT -> invalidated in every one of 3 instances: each with its own LISTEN, or one relay and the bus.
+    const writes = context.quick ? 20 : 200;
+    const setupWriter = await connect(context.url);
+    const fanOut = async (sources: () => ChangeSource | undefined) => {
+      const fleet = [];
+      for (let n = 0; n < 3; n++) {
+        const source = sources();
+        fleet.push(await instance({ tier: false, ...(source ? { source } : {}) }));
+      }
+      const samples: number[] = [];
+      for (let w = 0; w < writes; w++) {
+        const c = w % CATEGORIES;
+        for (const member of fleet) await read(member.watch, c);
+        const t0 = performance.now();
+        const seen = fleet.map(
+          (member) =>
+            new Promise<number>((resolve) => {
+              const onInvalidate = (info: { reason: string }) => {
+                if (info.reason !== "change") return;
+                member.watch.off("invalidate", onInvalidate);
+                resolve(performance.now());
+              };
+              member.watch.on("invalidate", onInvalidate);
+            }),
+        );
+        await setupWriter.query("UPDATE items SET price = price WHERE id = $1", [c + 1]);
+        const times = await Promise.all(seen);
+        samples.push(Math.max(...times) - t0);
+      }
+      for (const member of fleet) await member.watch.stop();
+      return summarize(samples);
+    };
+    const direct = await fanOut(() => undefined);
+    const busPrefix = `{pgcw-bench-bus-${process.pid}}:`;
+    const viaBus = await fanOut(() =>
+      createBusSource({
+        redis: redis.url,
+        prefix: busPrefix,
+        relaySource: () => new NotifySource({ connectionString: context.url, channel: "pgcachewatch" }),
+      }),
+    );
+    await setupWriter.end();
+
     result.tables.push({
       title: "Read cost by tier",
       columns: ["read", "p50", "p99", "mean", "PostgreSQL/read (p50)"],
@@ -134,6 +200,22 @@ export async function runSecondTier(context: ScenarioContext): Promise<SectionRe
       rows: [
         ["warm (filled by another instance)", ms(warm), ratio(cold / warm)],
         ["cold (empty)", ms(cold), "1x"],
+      ],
+    });
+    result.tables.push({
+      title: `3 instances, each reading the same ${CATEGORIES} keys once`,
+      columns: ["shared tier", "PostgreSQL queries"],
+      rows: [
+        ["none (each instance alone)", String(queriesAlone)],
+        ["Redis", String(queriesShared)],
+      ],
+    });
+    result.tables.push({
+      title: `UPDATE sent -> invalidated in all 3 instances (${writes} writes)`,
+      columns: ["change source", "p50", "p99", "max", "listener connections"],
+      rows: [
+        ["LISTEN in every instance", ms(direct.p50), ms(direct.p99), ms(direct.max), "3"],
+        ["bus (one relay, Redis pub/sub)", ms(viaBus.p50), ms(viaBus.p99), ms(viaBus.max), "1"],
       ],
     });
     result.charts.push({
