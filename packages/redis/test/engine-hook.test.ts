@@ -115,14 +115,15 @@ describe("the engine's second-tier hook", () => {
 
   it("every invalidation and the source's state reach the tier", async () => {
     await start();
-    expect(tier.states).toEqual(["ready"]);
+    // Without a change source the instance never claims to cover the shared tier.
+    expect(tier.states).toEqual([]);
     watch.invalidate({ tables: ["items"], tags: ["catalog"] });
     watch.beginMutation(["orders"]).complete();
     watch.invalidateAll();
     expect(tier.invalidated).toEqual([watch.tagsFor(["items"], ["catalog"]), watch.tagsFor(["orders"])]);
     expect(tier.flushes).toBe(1);
     await watch.stop();
-    expect(tier.states).toEqual(["ready", "stopped"]);
+    expect(tier.states).toEqual(["stopped"]);
   });
 
   it("a tier that rejects is a miss, never a failed read", async () => {

@@ -520,7 +520,8 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#analyzer?.invalidateCatalog();
     if (this.#everReady) this.#counters.reconnects++;
     this.#state = "serving";
-    this.#tier?.sourceState("ready");
+    // Without a change source (`source: "none"`) this instance vouches for nothing in the shared tier.
+    if (this.#source !== undefined) this.#tier?.sourceState("ready");
     if (!this.#everReady) {
       this.#everReady = true;
       this.#resolveReady();
