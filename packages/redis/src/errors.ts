@@ -20,3 +20,10 @@ export class BusLostError extends PgCacheWatchError {
     super("BUS_LOST", `invalidation bus lost: ${why}`);
   }
 }
+
+/** The Redis tier cannot serve: not connected and recovered in time, or the server did not say its run id. */
+export class TierUnavailableError extends PgCacheWatchError {
+  constructor(why: string) {
+    super("TIER_UNAVAILABLE", `the Redis tier is not available: ${why}`);
+  }
+}

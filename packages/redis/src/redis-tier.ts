@@ -3,6 +3,7 @@ import type { Logger, SecondTier, SecondTierEntry, SecondTierToken } from "@pgca
 import { silentLogger } from "@pgcachewatch/core";
 import { Redis, type RedisOptions } from "ioredis";
 import { ValueCodec } from "./codec.js";
+import { TierUnavailableError } from "./errors.js";
 import { ALL_SCRIPTS, BEGIN_LOAD, COVER, FILL, FLUSH, GET, INVALIDATE, RECOVER, UNCOVER } from "./scripts.js";
 
 export interface RedisTierOptions {
@@ -137,7 +138,8 @@ export class RedisTier implements SecondTier {
   async whenAvailable(timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.#available) {
-      if (Date.now() > deadline) throw new Error("the Redis tier did not become available");
+      if (Date.now() > deadline)
+        throw new TierUnavailableError(`not connected and recovered within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -319,7 +321,8 @@ export class RedisTier implements SecondTier {
   async #recoverOnce(): Promise<void> {
     const info = String(await this.#redis.info("server"));
     const run = /run_id:([0-9a-f]+)/.exec(info)?.[1];
-    if (run === undefined) throw new Error("INFO server has no run_id");
+    // Without a run id a restart could not be told from a reconnect: never serve then.
+    if (run === undefined) throw new TierUnavailableError("INFO server has no run_id");
     // Every script known to the server: a fallback EVAL after a NOSCRIPT would come too late before QUIT.
     for (const script of ALL_SCRIPTS) await script.load(this.#redis);
     const flush = this.#mustFlush;
