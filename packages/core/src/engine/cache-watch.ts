@@ -205,6 +205,19 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     const key = request.scope === undefined ? request.key : scopedKey(request.key, request.scope);
     if (key === undefined || request.inTransaction === true || this.#state !== "serving") {
       this.#counters.bypassed++;
+      // Our source is down, others' may not be: the second tier serves only what they cover.
+      const tier = this.#tier;
+      if (
+        tier !== undefined &&
+        key !== undefined &&
+        request.inTransaction !== true &&
+        this.#state !== "stopped"
+      ) {
+        return tier
+          .get(key)
+          .catch(missed)
+          .then((entry) => (entry === undefined ? this.#bypass(request, loader) : (entry.value as T)));
+      }
       return this.#bypass(request, loader);
     }
     const entry = this.#store.get(key, Date.now());
