@@ -240,6 +240,9 @@ export class RedisTier implements SecondTier {
     this.#sourceReady = state === "ready";
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
+    // Events this source missed before it noticed the loss may have been missed by every
+    // instance (one relay for all, one server for all): what Redis holds is no longer vouched for.
+    if (state === "lost") this.invalidateAll();
     if (this.#sourceReady) {
       this.#heartbeat = setInterval(() => this.#cover(), Math.max(50, Math.floor(this.#coverage / 3)));
       this.#heartbeat.unref();

@@ -1,5 +1,7 @@
 import {
   type CacheWatch,
+  type ChangeSource,
+  type ChangeSourceHandlers,
   createCacheWatch,
   type SecondTier,
   type SecondTierEntry,
@@ -130,5 +132,35 @@ describe("the engine's second-tier hook", () => {
     await start();
     tier.reject = true;
     expect(await read(async () => "db")).toBe("db");
+  });
+
+  it("while its own source is down the engine reads the tier (which serves what others cover), never its first tier", async () => {
+    let handlers: ChangeSourceHandlers | undefined;
+    const source: ChangeSource = {
+      kind: "fake",
+      async start(h) {
+        handlers = h;
+        h.onReady();
+      },
+      async stop() {},
+    };
+    tier = new FakeTier();
+    watch = createCacheWatch({ source, secondTier: tier });
+    await watch.start();
+    expect(tier.states).toEqual(["ready"]);
+    handlers?.onLost(new Error("listener gone"));
+    expect(tier.states).toEqual(["ready", "lost"]);
+    tier.entries.set("k", { value: "shared", tags: watch.tagsFor(["items"]) });
+    let loads = 0;
+    expect(await read(async () => `db${++loads}`)).toBe("shared");
+    tier.entries.clear();
+    expect(await read(async () => `db${++loads}`)).toBe("db1");
+    expect(await read(async () => `db${++loads}`)).toBe("db2"); // nothing stored while lost
+    expect(tier.fills).toHaveLength(0);
+    // In a transaction: neither tier.
+    tier.entries.set("k", { value: "shared", tags: [] });
+    expect(await watch.load({ key: "k", tables: ["items"], inTransaction: true }, async () => "tx")).toBe(
+      "tx",
+    );
   });
 });

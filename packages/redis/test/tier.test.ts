@@ -138,6 +138,27 @@ describe.skipIf(!redis)("the Redis second tier across instances", () => {
     await probe.close();
   });
 
+  it("a lost source flushes Redis; while down, its engine reads what the others refill", async () => {
+    const down = await instance("down", "notify", { reconnectDelay: { initial: 3000, max: 3000 } });
+    const up = await instance("up");
+    await up.read("items:shared", "items", SELECT_ITEMS);
+    await until(async () => (await down.tier.get("items:shared")) !== undefined, 5000, "the fill");
+    const listener = (down.watch.source as { backendPid?: number }).backendPid;
+    const lost = nextEvent(down.watch, "lost");
+    await writer.query("SELECT pg_terminate_backend($1)", [listener]);
+    await lost;
+    await settled(down.tier);
+    expect(await up.tier.get("items:shared")).toBeUndefined(); // flushed: the loss may be everyone's
+    const upLoads = up.loads;
+    await up.read("items:shared", "items", SELECT_ITEMS); // the first tier was not flushed by another's loss
+    expect(up.loads).toBe(upLoads);
+    await up.read("items:refill", "items", SELECT_ITEMS);
+    await until(async () => (await down.tier.get("items:refill")) !== undefined, 5000, "the refill");
+    expect(down.watch.state).toBe("lost");
+    expect(await down.read("items:refill", "items", SELECT_ITEMS)).toEqual(await truth());
+    expect(down.loads).toBe(0); // served by Redis, covered by `up`
+  });
+
   it("values come back intact through Redis (Date, BigInt, Buffer, Decimal, JSON)", async () => {
     class Decimal {
       constructor(readonly text: string) {}

@@ -26,7 +26,7 @@ export async function startInstance(
   tierOptions: RedisTierOptions,
   engineOptions: CacheWatchOptions,
 ): Promise<Instance> {
-  const tier = createRedisTier({ coverage: 600, ...tierOptions });
+  const tier = createRedisTier(tierOptions);
   const watch = createCacheWatch({ heartbeatInterval: 1000, ...engineOptions, secondTier: tier });
   await watch.start();
   await tier.whenAvailable();

@@ -7,7 +7,7 @@ const source = createBusSource({
   redis: process.env.REDIS_URL as string,
   prefix: process.env.PREFIX as string,
   heartbeatInterval: 200,
-  lockTtl: 1500,
+  lockTtl: 3000,
   relaySource: () =>
     new NotifySource({
       connectionString: process.env.DATABASE_URL as string,
