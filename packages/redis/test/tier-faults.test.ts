@@ -127,4 +127,29 @@ describe.skipIf(!redis)("the Redis tier under faults", () => {
       "a fill after the reconnect",
     );
   });
+
+  it("state written under another Redis run (a restart that kept its data) is a flush, not a source of hits", async () => {
+    const a = instances[0]!;
+    const c = instances.at(-1)!;
+    await a.read("persisted", "items", SELECT_ITEMS);
+    await until(async () => (await c.tier.get("persisted")) !== undefined, 5000, "the fill to reach Redis");
+    // What a restart from a snapshot looks like to the tiers: the data is there, the run is not theirs.
+    await admin.set(`${prefix}run`, "0000000000000000000000000000000000000000");
+    expect(await c.tier.get("persisted")).toBeUndefined(); // never served across runs
+    const flushes = c.tier.stats().flushes + a.tier.stats().flushes;
+    const recoveries = c.tier.stats().recoveries;
+    const clients = String(await admin.client("LIST"));
+    for (const match of clients.matchAll(/id=(\d+) [^\n]*name=pgcachewatch-tier-/g)) {
+      await admin.client("KILL", "ID", match[1]!);
+    }
+    await until(
+      () => c.tier.stats().recoveries > recoveries && c.tier.stats().available,
+      5000,
+      "the reconnect",
+    );
+    await until(() => c.tier.stats().flushes + a.tier.stats().flushes > flushes, 5000, "a flush");
+    expect(await c.tier.get("persisted")).toBeUndefined(); // filled before the flush
+    await a.read("after-run-change", "items", SELECT_ITEMS);
+    await until(async () => (await c.tier.get("after-run-change")) !== undefined, 5000, "sharing again");
+  });
 });
