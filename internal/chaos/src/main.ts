@@ -14,8 +14,8 @@ summary. Without --database-url it starts a private embedded PostgreSQL, the onl
 creates and drops a scratch database there and never restarts that server. --source wal runs the
 engine on logical replication (the server needs wal_level=logical) with walsender kills and a
 dropped slot among the faults. --redis gives the checked engine a shared Redis tier (REDIS_URL, or
-a private redis-server it restarts) and runs N-1 more instances in this process that fill the same
-Redis; Redis restarts and killed tier connections join the faults.`;
+a private redis-server it restarts) and runs N-1 more instances, each in its own process, that fill
+the same Redis; Redis restarts and killed tier connections join the faults.`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -96,11 +96,15 @@ async function main(): Promise<number> {
     });
     console.log(formatSummary(summary));
     if (fleet) {
-      const { checked, others } = fleet.stats();
+      const { checked } = fleet.stats();
       const line = (s: typeof checked) =>
         `hits ${s.hits}, misses ${s.misses}, skipped ${s.skipped}, fills ${s.fills}, refused ${s.fillsRefused}, flushes ${s.flushes}, epochs ${s.epochs}, recoveries ${s.recoveries}, errors ${s.errors}`;
       console.log(`Redis tier, checked instance: ${line(checked)}`);
-      for (const [i, s] of others.entries()) console.log(`Redis tier, instance ${i + 2}: ${line(s)}`);
+      // The other processes report their counters as they stop.
+      await fleet.close();
+      for (const [i, s] of fleet.stats().others.entries()) {
+        console.log(`Redis tier, instance ${i + 2} (own process): ${s ? line(s) : "no report"}`);
+      }
     }
     return chaosPassed(summary) ? 0 : 1;
   } finally {

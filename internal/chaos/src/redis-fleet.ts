@@ -1,12 +1,12 @@
-import { type CacheWatch, type CacheWatchOptions, createCacheWatch } from "@pgcachewatch/core";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { CacheWatchOptions } from "@pgcachewatch/core";
 import { createRedisTier, type RedisTier, type RedisTierStats } from "@pgcachewatch/redis";
 import type { TestRedis } from "@pgcachewatch/testdb";
 import { Redis } from "ioredis";
-import pg from "pg";
 import type { Fault, FaultOutcome } from "./faults/fault.js";
-import { coreReadPaths } from "./readers.js";
 import { sleep, waitUntil } from "./sleep.js";
-import { DEFAULT_WORKLOAD_TABLE } from "./workload-schema.js";
 
 export interface RedisFleetOptions {
   redis: TestRedis;
@@ -17,8 +17,8 @@ export interface RedisFleetOptions {
 
 /**
  * The checked engine gets a Redis tier and a first tier of 4 entries, so most of its reads are
- * answered by Redis; the other instances share that Redis and fill it from their own loads. They
- * have no change source (`source: "none"`): they never invalidate Redis nor vouch for it, so every
+ * answered by Redis; the other instances (separate processes, see redis-instance.ts) share that
+ * Redis and fill it from their own loads. They have no change source (`source: "none"`): they never invalidate Redis nor vouch for it, so every
  * entry they store must pass the fill guard against the marks the checked engine writes, and is
  * served only while the checked engine's source covers it. Their own reads are not checked.
  */
@@ -26,9 +26,8 @@ export class RedisFleet {
   readonly #options: RedisFleetOptions;
   readonly #prefix = `{pgcw-chaos-${process.pid}}:`;
   readonly primaryTier: RedisTier;
-  readonly #others: { watch: CacheWatch; tier: RedisTier; pool: pg.Pool }[] = [];
-  #stopped = false;
-  #loops: Promise<void>[] = [];
+  readonly #others: { child: ChildProcess; output: string }[] = [];
+  readonly #othersStats: (RedisTierStats | undefined)[] = [];
 
   constructor(options: RedisFleetOptions) {
     this.#options = options;
@@ -40,31 +39,31 @@ export class RedisFleet {
     return { secondTier: this.primaryTier, maxEntries: 4 };
   }
 
-  /** Start the other instances and their read loops (as an `extraReadPaths` hook: adds no checked path). */
+  /** Start the other instances, each in its own process (as an `extraReadPaths` hook: adds no checked path). */
   async startOthers(url: string): Promise<[]> {
+    const root = fileURLToPath(new URL("../../../", import.meta.url));
+    const tsx = pathToFileURL(createRequire(`${root}package.json`).resolve("tsx")).href;
+    const script = fileURLToPath(new URL("./redis-instance.ts", import.meta.url));
     for (let n = 1; n < this.#options.instances; n++) {
-      const tier = createRedisTier({ redis: this.#options.redis.url, prefix: this.#prefix, coverage: 1500 });
-      const shared = createCacheWatch({
-        connectionString: url,
-        source: "none",
-        maxEntries: 4,
-        secondTier: tier,
+      const child = spawn(process.execPath, ["--conditions=@pgcachewatch/source", "--import", tsx, script], {
+        cwd: root,
+        env: {
+          ...process.env,
+          DATABASE_URL: url,
+          REDIS_URL: this.#options.redis.url,
+          PREFIX: this.#prefix,
+          ROWS: String(this.#options.rowCount),
+        },
+        stdio: ["ignore", "pipe", "inherit"],
       });
-      await shared.start();
-      const pool = new pg.Pool({ connectionString: url, max: 2 });
-      pool.on("error", () => {});
-      this.#others.push({ watch: shared, tier, pool });
-      const paths = coreReadPaths(shared, pool, DEFAULT_WORKLOAD_TABLE);
-      this.#loops.push(
-        (async () => {
-          while (!this.#stopped) {
-            const path = paths[Math.floor(Math.random() * paths.length)];
-            const id = 1 + Math.floor(Math.random() * this.#options.rowCount);
-            await (Math.random() < 0.1 ? path?.readAll() : path?.readRow(id))?.catch(() => {});
-            await sleep(Math.random() * 3);
-          }
-        })(),
-      );
+      const other = { child, output: "" };
+      child.stdout?.on("data", (data: Buffer) => {
+        other.output += data.toString();
+      });
+      this.#others.push(other);
+      if (!(await waitUntil(() => other.output.includes("started"), 30_000))) {
+        throw new Error("an instance process did not start within 30 s");
+      }
     }
     return [];
   }
@@ -108,18 +107,28 @@ export class RedisFleet {
     return redis.private ? [clientKill, restart] : [clientKill];
   }
 
-  stats(): { checked: RedisTierStats; others: RedisTierStats[] } {
-    return { checked: this.primaryTier.stats(), others: this.#others.map((o) => o.tier.stats()) };
+  /** The tiers' counters; the other processes report theirs once closed. */
+  stats(): { checked: RedisTierStats; others: (RedisTierStats | undefined)[] } {
+    return { checked: this.primaryTier.stats(), others: this.#othersStats };
   }
 
   async close(): Promise<void> {
-    this.#stopped = true;
-    await Promise.all(this.#loops);
     for (const other of this.#others) {
-      await other.watch.stop();
-      await other.tier.close();
-      await other.pool.end();
+      const exited = new Promise((resolve) => {
+        if (other.child.exitCode !== null) resolve(undefined);
+        else other.child.once("exit", resolve);
+      });
+      other.child.kill("SIGTERM");
+      const done = await Promise.race([exited.then(() => true), sleep(15_000).then(() => false)]);
+      if (!done) other.child.kill("SIGKILL");
+      const line = other.output.trim().split("\n").at(-1) ?? "";
+      try {
+        this.#othersStats.push(JSON.parse(line) as RedisTierStats);
+      } catch {
+        this.#othersStats.push(undefined);
+      }
     }
+    this.#others.length = 0;
     await this.primaryTier.close();
   }
 }
