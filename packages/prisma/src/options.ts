@@ -14,7 +14,7 @@ export const CACHED_OPERATIONS = [
 ] as const;
 export type CachedOperation = (typeof CACHED_OPERATIONS)[number];
 
-/** Model operations that write: they invalidate every table they may touch when they complete. */
+/** Model operations that write (their SQL invalidates the tables it writes when it completes). */
 export const MUTATION_OPERATIONS = [
   "create",
   "createMany",
@@ -59,15 +59,10 @@ export interface PgCacheWatchOptions {
   /** Default expiry of entries made through this client, in ms (0 = none). Default: the engine's ttl. */
   readonly ttl?: number;
   /**
-   * Schema of models without `@@schema`. Default: the `schema` option of `PrismaPg`, else "public".
-   * It must be the schema Prisma's SQL names, or invalidations would never match.
+   * Cache `$queryRaw` and `$queryRawUnsafe` too (under the tables their SQL reads; a statement the
+   * analyzer cannot see through is not cached). Default true. `$queryRawCached` always caches.
    */
-  readonly defaultSchema?: string;
-  /**
-   * Compare each miss's derived tables with the SQL the driver adapter ran, and never keep a
-   * result whose SQL read a table the derivation missed. Default true.
-   */
-  readonly verifySql?: boolean;
+  readonly cacheRawQueries?: boolean;
   /** Separates the keys of clients that share one engine but reach different databases. Default "". */
   readonly namespace?: string;
   /** Where this extension reports what it skipped or could not verify. Default: silent. */
@@ -109,20 +104,28 @@ export interface RawSqlQuery {
   readonly values: readonly unknown[];
 }
 
-/** How a raw query is cached: the tables it reads must be named; they cannot be derived from SQL text. */
+/** How a raw query is cached. Its dependencies come from its SQL; `tables` only adds to them. */
 export interface RawCacheOptions extends CacheCallOptions {
-  /** Every table the query reads: `"users"`, `"audit.log"` or `{ schema, table }`. */
-  readonly tables: readonly TableInput[];
+  /**
+   * Tables the result depends on besides those its SQL reads (`"users"`, `"audit.log"` or
+   * `{ schema, table }`): needed only for a statement the analyzer cannot see through (a function
+   * that reads tables), which is otherwise not cached.
+   */
+  readonly tables?: readonly TableInput[];
 }
 
 export function checkRawOptions(value: unknown): RawCacheOptions {
+  if (value === undefined) return {};
   if (typeof value !== "object" || value === null) {
-    throw new InvalidCacheOptionError("$queryRawCached needs { tables, ttl?, tags? }");
+    throw new InvalidCacheOptionError("$queryRawCached takes { tables?, ttl?, tags? }");
   }
   const { tables, ...rest } = value as Record<string, unknown>;
-  if (!Array.isArray(tables) || tables.length === 0) {
-    throw new InvalidCacheOptionError("$queryRawCached needs the non-empty list of tables the query reads");
+  if (tables !== undefined && (!Array.isArray(tables) || tables.length === 0)) {
+    throw new InvalidCacheOptionError("$queryRawCached: tables, when given, must be a non-empty list");
   }
   const callOptions = checkCallOptions(rest);
-  return { ...(callOptions === false ? {} : callOptions), tables: tables as TableInput[] };
+  return {
+    ...(callOptions === false ? {} : callOptions),
+    ...(tables === undefined ? {} : { tables: tables as TableInput[] }),
+  };
 }
