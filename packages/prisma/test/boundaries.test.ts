@@ -1,0 +1,128 @@
+/**
+ * Two callers that share one engine must never see each other's rows: what shapes a result on one
+ * client (its global omit, extensions around ours) is part of the key.
+ */
+import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { pgCacheWatch } from "../src/index.js";
+import { Prisma, PrismaClient } from "./generated/client/client.js";
+import { openPrismaFixture, type PrismaFixture, statsDelta } from "./support/prisma-fixture.js";
+
+const db = useTestDatabase("prisma_boundaries");
+let fx: PrismaFixture;
+const clients: PrismaClient[] = [];
+
+beforeAll(async () => {
+  fx = await openPrismaFixture(db);
+});
+beforeEach(async () => {
+  await fx.settle();
+});
+afterAll(async () => {
+  for (const client of clients) await client.$disconnect();
+  await fx?.close();
+});
+
+function client(options: { adapter: PrismaPg; omit?: Prisma.GlobalOmitConfig }): PrismaClient {
+  const created = new PrismaClient(options);
+  clients.push(created);
+  return created;
+}
+
+describe("two clients with different global omit share one engine", () => {
+  const adapter = () => new PrismaPg({ connectionString: db.url });
+
+  it.each([
+    ["the omitting client reads first", 1, true],
+    ["the full client reads first", 2, false],
+  ])("%s: neither gets the other's rows", async (_name, id, publicFirst) => {
+    const shared = adapter();
+    const publicClient = client({ adapter: shared, omit: { user: { email: true } } }).$extends(
+      pgCacheWatch({ watch: fx.watch }),
+    );
+    const fullClient = client({ adapter: shared }).$extends(pgCacheWatch({ watch: fx.watch }));
+    const readPublic = () => publicClient.user.findUnique({ where: { id } });
+    const readFull = () => fullClient.user.findUnique({ where: { id } });
+    const order = publicFirst ? [readPublic, readFull] : [readFull, readPublic];
+    for (const read of order) expect((await statsDelta(fx.watch, read)).misses).toBe(1);
+
+    const publicRow = await statsDelta(fx.watch, readPublic);
+    const fullRow = await statsDelta(fx.watch, readFull);
+    expect(publicRow.hits).toBe(1);
+    expect(fullRow.hits).toBe(1);
+    expect(publicRow.value).not.toHaveProperty("email");
+    expect(fullRow.value).toHaveProperty("email", expect.stringContaining("@example.com"));
+    // Relations are shaped by the global omit too.
+    const publicPost = await publicClient.post.findUnique({ where: { id: 1 }, include: { author: true } });
+    const fullPost = await fullClient.post.findUnique({ where: { id: 1 }, include: { author: true } });
+    expect(publicPost?.author).not.toHaveProperty("email");
+    expect(fullPost?.author).toHaveProperty("email");
+  });
+
+  it("a computed field's needs shape the selection: a client without it is not served its rows", async () => {
+    const shared = adapter();
+    const plain = client({ adapter: shared }).$extends(pgCacheWatch({ watch: fx.watch }));
+    const labelled = client({ adapter: shared })
+      .$extends(pgCacheWatch({ watch: fx.watch }))
+      .$extends({
+        result: { user: { label: { needs: { displayName: true }, compute: (u) => `@${u.displayName}` } } },
+      });
+    const fromLabelled = await labelled.user.findUnique({ where: { id: 2 }, select: { id: true, label: true } });
+    expect(fromLabelled?.label).toBe("@Bob");
+    const fromPlain = await plain.user.findUnique({ where: { id: 2 }, select: { id: true } });
+    expect(fromPlain).toEqual({ id: 2 });
+  });
+});
+
+/** A tenant-scoping extension: every post query is limited to the tenant's posts (tenant = author). */
+function tenantScope(tenant: number) {
+  return Prisma.defineExtension({
+    name: `tenant-${tenant}`,
+    query: {
+      post: {
+        $allOperations({ args, query }) {
+          const scoped = args as { where?: object };
+          return query({ ...scoped, where: { ...scoped.where, authorId: tenant } } as typeof args);
+        },
+      },
+    },
+  });
+}
+
+describe("a query extension around ours is never skipped on a hit", () => {
+  it.each([
+    ["added after pgCacheWatch()", "after"],
+    ["added before pgCacheWatch()", "before"],
+  ])("tenant scoping %s: tenant 2 never gets tenant 1's posts", async (_name, order) => {
+    const base = client({ adapter: new PrismaPg({ connectionString: db.url }) });
+    const forTenant = (tenant: number) =>
+      order === "after"
+        ? base.$extends(pgCacheWatch({ watch: fx.watch })).$extends(tenantScope(tenant))
+        : base.$extends(tenantScope(tenant)).$extends(pgCacheWatch({ watch: fx.watch }));
+    const tenant1 = forTenant(1);
+    const tenant2 = forTenant(2);
+    // Each order its own query text, so the second case cannot be served by the first one's entries.
+    const take = order === "after" ? 10 : 20;
+    const titles = async (read: Promise<{ title: string }[]>) => (await read).map((p) => p.title).sort();
+    const read1 = () => titles(tenant1.post.findMany({ orderBy: { id: "asc" }, where: { published: true }, take }));
+    const read2 = () => titles(tenant2.post.findMany({ orderBy: { id: "asc" }, where: { published: true }, take }));
+
+    const first1 = await statsDelta(fx.watch, read1);
+    expect(first1.misses).toBe(1);
+    expect(first1.value).toEqual(["Hello"]);
+    const first2 = await statsDelta(fx.watch, read2);
+    expect(first2.misses).toBe(1);
+    expect(first2.value).toEqual(["By Bob"]);
+    // Each tenant's own entry serves it.
+    const again1 = await statsDelta(fx.watch, read1);
+    const again2 = await statsDelta(fx.watch, read2);
+    expect([again1.hits, again2.hits]).toEqual([1, 1]);
+    expect(again1.value).toEqual(["Hello"]);
+    expect(again2.value).toEqual(["By Bob"]);
+    // Counting goes through the extension too.
+    expect(await tenant2.post.count({ where: { published: true } })).toBe(1);
+    expect(await tenant1.post.count({ where: { published: true } })).toBe(1);
+    expect(await tenant1.post.count()).toBe(2);
+  });
+});
