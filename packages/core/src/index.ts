@@ -24,10 +24,13 @@ export type { AnalysisContext, StatementAnalysis, StatementAnalyzer } from "./en
 export type { CacheWatchStats } from "./engine/stats.js";
 export {
   EngineStoppedError,
+  InvalidOptionError,
+  InvalidSqlTextError,
   InvalidTableNameError,
   LoadAbortedError,
   LoadTimeoutError,
   PgCacheWatchError,
+  UnexpectedServerResponseError,
   UnserializableArgumentError,
 } from "./errors.js";
 export { CHANGE_OPERATIONS, type ChangeEvent, type ChangeOperation } from "./events/change-event.js";

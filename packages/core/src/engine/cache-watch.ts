@@ -1,13 +1,7 @@
 import { EventEmitter } from "node:events";
 import { EngineStoppedError } from "../errors.js";
 import type { ChangeEvent } from "../events/change-event.js";
-import {
-  DEFAULT_SCHEMA,
-  formatTable,
-  type TableInput,
-  type TableRef,
-  tableTag,
-} from "../events/table-name.js";
+import { DEFAULT_SCHEMA, formatTable, type TableInput, type TableRef } from "../events/table-name.js";
 import { type Logger, silentLogger } from "../logger.js";
 import {
   cachedPgQuery,
@@ -41,6 +35,8 @@ import type {
 } from "./load-request.js";
 import { loadScope } from "./load-scope.js";
 import type { CacheWatchOptions } from "./options.js";
+import { RowColumns } from "./row-columns.js";
+import { tableWideTags } from "./row-tags.js";
 import type { StatementAnalyzer } from "./statement-analysis.js";
 import { StatementRunner } from "./statement-runner.js";
 import { type CacheWatchStats, LatencyWindow } from "./stats.js";
@@ -78,6 +74,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   readonly #clock = new InvalidationClock();
   readonly #flights = new FlightRegistry();
   readonly #connections = new ConnectionStates();
+  readonly #rowColumns = new RowColumns();
   readonly #statements: StatementRunner;
   readonly #latency = new LatencyWindow();
   readonly #counters: Counters = newCounters();
@@ -279,7 +276,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   /** Mark the start of a write to `tables` (read-your-writes); complete() when it finished (after COMMIT in a transaction). */
   beginMutation(tables: readonly TableInput[]): Mutation {
     const refs = refsOf(tables, this.defaultSchema);
-    const tags = refs.map(tableTag);
+    const tags = refs.flatMap(tableWideTags);
     this.#clock.mark(tags);
     let completed = false;
     return {
@@ -288,7 +285,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
         if (completed) return;
         completed = true;
         const extra = refsOf(extraTables, this.defaultSchema);
-        this.#invalidateTags([...refs, ...extra], [...tags, ...extra.map(tableTag)], "mutation");
+        this.#invalidateTags([...refs, ...extra], [...tags, ...extra.flatMap(tableWideTags)], "mutation");
       },
     };
   }
@@ -296,7 +293,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   /** Drop every entry that depends on one of `tables` or carries one of `tags`. Returns the number dropped. */
   invalidate(target: { tables?: readonly TableInput[]; tags?: readonly string[] }): number {
     const refs = refsOf(target.tables, this.defaultSchema);
-    const tags = [...refs.map(tableTag), ...(target.tags ?? []).map(userTag)];
+    const tags = [...refs.flatMap(tableWideTags), ...(target.tags ?? []).map(userTag)];
     return this.#invalidateTags(refs, tags, "manual");
   }
 
@@ -347,6 +344,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       request.tables !== undefined,
       request.scope !== undefined,
       (tags) => this.#flights.addTags(flight, tags),
+      (table, column) => this.#rowColumns.add(table, column),
     );
     flight = new Flight(key, dependencies);
     const ttl = request.ttl ?? this.#ttl;
@@ -490,7 +488,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#counters.eventsReceived++;
     if (event.sentAt !== undefined) this.#latency.record(Math.max(0, event.receivedAt - event.sentAt));
     const ref = { schema: event.schema, table: event.table };
-    this.#invalidateTags([ref], [tableTag(ref)], "change", event);
+    this.#invalidateTags([ref], this.#rowColumns.tagsOfChange(ref, event.columns), "change", event);
     this.emit("change", event);
   }
 

@@ -1,4 +1,5 @@
 import { createSqlAnalyzer, type SqlAnalyzer } from "../analysis/index.js";
+import { EngineStoppedError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { AnalysisContext, StatementAnalysis, StatementAnalyzer } from "./statement-analysis.js";
 
@@ -42,7 +43,7 @@ export class DefaultAnalyzer implements StatementAnalyzer {
       async (analyzer) => {
         if (this.#closed) {
           await analyzer.close();
-          throw new Error("the engine stopped");
+          throw new EngineStoppedError();
         }
         this.#analyzer = analyzer;
         return analyzer;

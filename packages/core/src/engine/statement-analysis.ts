@@ -1,9 +1,29 @@
 import type { TableRef } from "../events/table-name.js";
 
+/** One value of a row constraint: a literal (PostgreSQL's text form) or a parameter to bind. */
+export type ConstraintValue =
+  | { readonly literal: string }
+  /** `$n` (1-based); `array`: `= ANY($n)`, each element is a value. */
+  | { readonly param: number; readonly array?: boolean };
+
+/**
+ * Every row of `table` the result depends on has `column` equal to one of `values`: a write
+ * to other rows cannot change the result. Only for columns whose equality is equality of text
+ * (integers, uuid, text under a deterministic collation), named by `type`.
+ */
+export interface RowConstraint {
+  readonly table: TableRef;
+  readonly column: string;
+  readonly type: "int" | "uuid" | "text";
+  readonly values: readonly ConstraintValue[];
+}
+
 /** What the engine needs to know about one SQL text that ran (see analysis/: PostgreSQL's parser and catalog). */
 export interface StatementAnalysis {
   /** Base tables read (views expanded, a partitioned table with its partitions). */
   readonly reads: readonly TableRef[];
+  /** Reads of `reads` that depend only on some rows; the other tables of `reads` depend on every row. */
+  readonly rowReads?: readonly RowConstraint[];
   readonly writes: readonly TableRef[];
   /** Why the reads alone cannot describe the result (a volatile function, a materialized view, ...). */
   readonly opaque: string | undefined;

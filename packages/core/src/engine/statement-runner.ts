@@ -53,7 +53,7 @@ export class StatementRunner {
   #runAnalysed<T>(statement: Statement, analysis: StatementAnalysis, run: () => Promise<T>): Promise<T> {
     const { connections } = this.#deps;
     const connection = statement.connection;
-    loadScope.getStore()?.record(analysis, connections.inTransaction(connection));
+    loadScope.getStore()?.record(analysis, connections.inTransaction(connection), statement.params);
     const control = analysis.transaction;
     if (control === "begin" && connection !== undefined) connections.begin(connection);
     const mutation = analysis.writes.length > 0 ? this.#deps.beginMutation(analysis.writes) : undefined;
