@@ -132,7 +132,12 @@ class PrismaCache {
   }
 
   /** Called at `_executeRequest` for a call marked by the hook: the cached read itself. */
-  execute(client: unknown, request: PrismaRequest, call: CachedCall, run: () => Promise<unknown>): Promise<unknown> {
+  execute(
+    client: unknown,
+    request: PrismaRequest,
+    call: CachedCall,
+    run: () => Promise<unknown>,
+  ): Promise<unknown> {
     if (readTransactionMarker(request)) {
       // Inside a transaction: straight to the database (it may see uncommitted rows).
       return this.watch.load({ key: undefined, inTransaction: true }, run);

@@ -86,7 +86,10 @@ const hookedClients = new WeakSet<object>();
  * `$extends` creates objects whose prototype is it), once. This is the innermost point of a Prisma
  * call in JS: every query extension has run, nothing has been serialized or compiled yet.
  */
-export function wrapExecuteRequest(client: unknown, wrap: (original: ExecuteRequest) => ExecuteRequest): void {
+export function wrapExecuteRequest(
+  client: unknown,
+  wrap: (original: ExecuteRequest) => ExecuteRequest,
+): void {
   const original = (client as { _originalClient?: unknown } | null)?._originalClient;
   if (!isRecord(original) || typeof original._executeRequest !== "function") {
     throw new PrismaInternalsChangedError(

@@ -68,10 +68,14 @@ describe("two clients with different global omit share one engine", () => {
       .$extends({
         result: { user: { label: { needs: { displayName: true }, compute: (u) => `@${u.displayName}` } } },
       });
-    const fromLabelled = await labelled.user.findUnique({ where: { id: 2 }, select: { id: true, label: true } });
+    // Same arguments on both: the labelled client still selects display_name (its computed field
+    // needs it) and hides it afterwards; the plain client must not receive that row.
+    const args = { where: { id: 2 }, omit: { displayName: true } } as const;
+    const fromLabelled = await labelled.user.findUnique(args);
     expect(fromLabelled?.label).toBe("@Bob");
-    const fromPlain = await plain.user.findUnique({ where: { id: 2 }, select: { id: true } });
-    expect(fromPlain).toEqual({ id: 2 });
+    const fromPlain = await statsDelta(fx.watch, () => plain.user.findUnique(args));
+    expect(fromPlain.misses).toBe(1);
+    expect(Object.keys(fromPlain.value ?? {})).not.toContain("displayName");
   });
 });
 
@@ -105,8 +109,10 @@ describe("a query extension around ours is never skipped on a hit", () => {
     // Each order its own query text, so the second case cannot be served by the first one's entries.
     const take = order === "after" ? 10 : 20;
     const titles = async (read: Promise<{ title: string }[]>) => (await read).map((p) => p.title).sort();
-    const read1 = () => titles(tenant1.post.findMany({ orderBy: { id: "asc" }, where: { published: true }, take }));
-    const read2 = () => titles(tenant2.post.findMany({ orderBy: { id: "asc" }, where: { published: true }, take }));
+    const read1 = () =>
+      titles(tenant1.post.findMany({ orderBy: { id: "asc" }, where: { published: true }, take }));
+    const read2 = () =>
+      titles(tenant2.post.findMany({ orderBy: { id: "asc" }, where: { published: true }, take }));
 
     const first1 = await statsDelta(fx.watch, read1);
     expect(first1.misses).toBe(1);

@@ -72,11 +72,13 @@ describe("Prisma internals the adapter depends on", () => {
             },
           },
         });
-      wrapExecuteRequest(extended, (original: ExecuteRequest) =>
-        function (this: unknown, request: PrismaRequest) {
-          requests.push(request);
-          return original.call(this, request);
-        },
+      wrapExecuteRequest(
+        extended,
+        (original: ExecuteRequest) =>
+          function (this: unknown, request: PrismaRequest) {
+            requests.push(request);
+            return original.call(this, request);
+          },
       );
       // Once per client: a second wrap is a no-op.
       wrapExecuteRequest(client, (original) => original);

@@ -4,7 +4,12 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { pgCacheWatch } from "../src/index.js";
 import { Prisma, PrismaClient } from "./generated/client/client.js";
-import { expectInvalidation, openPrismaFixture, type PrismaFixture, statsDelta } from "./support/prisma-fixture.js";
+import {
+  expectInvalidation,
+  openPrismaFixture,
+  type PrismaFixture,
+  statsDelta,
+} from "./support/prisma-fixture.js";
 
 const db = useTestDatabase("prisma_raw");
 let fx: PrismaFixture;
@@ -69,10 +74,7 @@ describe("$queryRaw is cached under the tables its SQL reads, none named", () =>
 
   it("$queryRawUnsafe too, its values in the key", async () => {
     const read = (id: number) =>
-      fx.prisma.$queryRawUnsafe<{ title: string }[]>(
-        "SELECT title FROM public.posts WHERE id = $1",
-        id,
-      );
+      fx.prisma.$queryRawUnsafe<{ title: string }[]>("SELECT title FROM public.posts WHERE id = $1", id);
     expect((await statsDelta(fx.watch, () => read(1))).misses).toBe(1);
     expect((await statsDelta(fx.watch, () => read(1))).hits).toBe(1);
     const other = await statsDelta(fx.watch, () => read(3));
@@ -129,14 +131,16 @@ describe("$executeRaw invalidates what it wrote at once (read-your-writes, no no
     const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }) });
     const prisma = base.$extends(pgCacheWatch({ watch }));
     try {
-      const raw = () => prisma.$queryRaw<{ name: string }[]>`SELECT display_name AS name FROM public.users WHERE id = 2`;
+      const raw = () =>
+        prisma.$queryRaw<{ name: string }[]>`SELECT display_name AS name FROM public.users WHERE id = 2`;
       const model = () => prisma.user.findUnique({ where: { id: 2 }, select: { displayName: true } });
       await raw();
       await model();
       expect((await statsDelta(watch, raw)).hits).toBe(1);
       expect((await statsDelta(watch, model)).hits).toBe(1);
 
-      const changed = await prisma.$executeRaw`UPDATE public.users SET display_name = ${"Written raw"} WHERE id = 2`;
+      const changed =
+        await prisma.$executeRaw`UPDATE public.users SET display_name = ${"Written raw"} WHERE id = 2`;
       expect(changed).toBe(1);
       const rawAfter = await statsDelta(watch, raw);
       expect(rawAfter.misses).toBe(1);
