@@ -2,7 +2,7 @@ import { type CacheWatch, createCacheWatch } from "@pgcachewatch/core";
 import type { HitCostVariant } from "../scenarios/hit-cost.js";
 import { drizzleBuilderPair, drizzleBuiltInPair, drizzlePreparedPair } from "./drizzle.js";
 import { kyselyPair } from "./kysely.js";
-import { prismaPair } from "./prisma.js";
+import { prismaPair, prismaQueryBuildingPair } from "./prisma.js";
 import { type AdapterPair, measurePair } from "./run-pair.js";
 
 const PAIRS: ((url: string, watch: CacheWatch) => AdapterPair | Promise<AdapterPair>)[] = [
@@ -11,6 +11,7 @@ const PAIRS: ((url: string, watch: CacheWatch) => AdapterPair | Promise<AdapterP
   drizzleBuiltInPair,
   kyselyPair,
   prismaPair,
+  prismaQueryBuildingPair,
 ];
 
 /**
