@@ -189,6 +189,19 @@ describe("cached reads: miss, hit, external write to the related table, fresh re
 });
 
 describe("per-call option and configuration", () => {
+  it("a hit performs no SQL analysis (no parse, no memo lookup, no catalog read)", async () => {
+    const read = () => fx.prisma.user.findMany({ where: { id: { gt: 0 } }, include: { posts: true } });
+    await read();
+    const analyses = () => {
+      const c = fx.watch.analyzer.counters;
+      return c ? c.parses + c.memoHits + c.catalogLoads : Number.NaN;
+    };
+    const before = analyses();
+    expect(before).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++) expect((await statsDelta(fx.watch, read)).hits).toBe(1);
+    expect(analyses()).toBe(before);
+  });
+
   it("cache: false reads the database without reading or filling the cache", async () => {
     await fx.prisma.tag.findMany({ orderBy: { id: "asc" } });
     const skipped = await statsDelta(fx.watch, () =>
