@@ -18,12 +18,14 @@ import {
   type ExecuteRequest,
   type PrismaRequest,
   readAdapterFactory,
+  readExtensions,
   readModelNames,
   readOriginalArgs,
   readTransactionMarker,
   VERIFIED_PRISMA_VERSIONS,
   wrapExecuteRequest,
 } from "./prisma-internals.js";
+import { RawReadRouter, rawText } from "./raw-reads.js";
 import { requestKey } from "./request-key.js";
 import { sharedEngine, startInBackground } from "./shared-engine.js";
 import { StatementRouter } from "./sql-observer.js";
@@ -85,6 +87,7 @@ class PrismaCache {
   readonly #rawOptions: WeakMap<object, RawCacheOptions>;
   /** False when Prisma's internals are not as expected: nothing is cached, everything still runs. */
   readonly #enabled: boolean;
+  readonly #rawReads: RawReadRouter;
 
   constructor(client: unknown, options: PgCacheWatchOptions, rawOptions: WeakMap<object, RawCacheOptions>) {
     this.#rawOptions = rawOptions;
@@ -102,6 +105,7 @@ class PrismaCache {
     this.#ttl = checkTtl(options.ttl, "");
     this.#cacheRaw = options.cacheRawQueries ?? true;
     this.watch = options.watch ?? sharedEngine(options.connectionString, options.engine);
+    this.#rawReads = new RawReadRouter(this.watch);
     startInBackground(this.watch);
     const factory = readAdapterFactory(client);
     if (factory) StatementRouter.for(factory).add(this.watch);
@@ -142,6 +146,22 @@ class PrismaCache {
       // Inside a transaction: straight to the database (it may see uncommitted rows).
       return this.watch.load({ key: undefined, inTransaction: true }, run);
     }
+    if (request.model !== undefined) return this.#load(client, request, call, run);
+    // Raw SQL: only a plain read may be shared by concurrent callers (and cached).
+    const text = rawText(request.args);
+    if (text === undefined) return run();
+    const shareable = this.#rawReads.shareable(text, call.tables !== undefined);
+    if (shareable === true) return this.#load(client, request, call, run);
+    if (shareable === false) return run();
+    return shareable.then((yes) => (yes ? this.#load(client, request, call, run) : run()));
+  }
+
+  #load(
+    client: unknown,
+    request: PrismaRequest,
+    call: CachedCall,
+    run: () => Promise<unknown>,
+  ): Promise<unknown> {
     let key: string | undefined;
     try {
       key = requestKey(this.#namespace, client, request);
@@ -213,6 +233,7 @@ class PrismaCache {
   #hook(client: unknown): boolean {
     try {
       wrapExecuteRequest(client, cachingExecuteRequest);
+      readExtensions(client);
       const names = new Set(readModelNames(client));
       const unknown = [...(this.#models ?? [])].filter((name) => !names.has(name));
       if (unknown.length > 0) {

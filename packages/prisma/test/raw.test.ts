@@ -28,19 +28,6 @@ afterAll(async () => {
   await fx?.close();
 });
 
-/** Count the engine's "uncached" events (a result returned but not stored) around `fn`. */
-async function uncachedReasons(fn: () => Promise<unknown>): Promise<string[]> {
-  const reasons: string[] = [];
-  const listener = (info: { reason: string }) => reasons.push(info.reason);
-  fx.watch.on("uncached", listener);
-  try {
-    await fn();
-  } finally {
-    fx.watch.off("uncached", listener);
-  }
-  return reasons;
-}
-
 describe("$queryRaw is cached under the tables its SQL reads, none named", () => {
   it("a join of two tables: miss, hit, external write to each table, fresh", async () => {
     const read = () =>
@@ -52,9 +39,16 @@ describe("$queryRaw is cached under the tables its SQL reads, none named", () =>
     const first = await statsDelta(fx.watch, read);
     expect(first.misses).toBe(1);
     expect(first.value).toEqual([{ name: "Alice", posts: 2 }]);
+    const analyses = () => {
+      const c = fx.watch.analyzer.counters;
+      return c ? c.parses + c.memoHits + c.catalogLoads : Number.NaN;
+    };
+    const analysed = analyses();
     const second = await statsDelta(fx.watch, read);
     expect(second.hits).toBe(1);
     expect(second.value).toEqual(first.value);
+    // A raw hit does no analysis either (the text is known to be a plain read).
+    expect(analyses()).toBe(analysed);
 
     await expectInvalidation(fx.watch, "public.users", () =>
       fx.writer.query("UPDATE public.users SET display_name = 'Alicia' WHERE id = 1"),
@@ -86,11 +80,11 @@ describe("$queryRaw is cached under the tables its SQL reads, none named", () =>
     expect(await read(1)).toEqual([{ title: "Renamed" }]);
   });
 
-  it("a statement the analyzer cannot see through is not stored, unless $queryRawCached names its tables", async () => {
+  it("a statement the analyzer cannot see through is not cached, unless $queryRawCached names its tables", async () => {
     const query = Prisma.sql`SELECT public.tag_total() AS n`;
-    const reasons = await uncachedReasons(() => fx.prisma.$queryRaw(query));
-    expect(reasons).toHaveLength(1);
-    expect((await statsDelta(fx.watch, () => fx.prisma.$queryRaw(query))).misses).toBe(1);
+    await fx.prisma.$queryRaw(query);
+    const again = await statsDelta(fx.watch, () => fx.prisma.$queryRaw(query));
+    expect(again.hits + again.misses).toBe(0);
 
     const named = () => fx.prisma.$queryRawCached<{ n: number }[]>(query, { tables: ["Tag"] });
     const before = (await named())[0]!.n;
@@ -103,9 +97,29 @@ describe("$queryRaw is cached under the tables its SQL reads, none named", () =>
     expect(fresh.value[0]!.n).toBe(before + 1);
   });
 
-  it("a session-dependent statement (current_user) is not stored", async () => {
-    const reasons = await uncachedReasons(() => fx.prisma.$queryRaw`SELECT current_user AS who`);
-    expect(reasons).toHaveLength(1);
+  it("a session-dependent statement (current_user) is not cached", async () => {
+    await fx.prisma.$queryRaw`SELECT current_user AS who`;
+    const again = await statsDelta(fx.watch, () => fx.prisma.$queryRaw`SELECT current_user AS who`);
+    expect(again.hits + again.misses).toBe(0);
+    expect(again.value).toEqual([{ who: "postgres" }]);
+  });
+
+  it("statements that are not plain reads run once per caller, even concurrently with the same text", async () => {
+    const next = () => fx.prisma.$queryRaw<{ n: bigint }[]>`SELECT nextval('public.posts_id_seq') AS n`;
+    const [a, b] = await Promise.all([next(), next()]);
+    expect(a[0]!.n).not.toBe(b[0]!.n);
+    const title = `twice-${process.pid}`;
+    const insert = () =>
+      fx.prisma.$queryRaw<
+        { id: number }[]
+      >`INSERT INTO public.posts (title, author_id) VALUES (${title}, 1) RETURNING id`;
+    const locked = () => fx.prisma.$queryRaw`SELECT id FROM public.users WHERE id = 1 FOR UPDATE`;
+    const results = await statsDelta(fx.watch, () => Promise.all([insert(), insert(), locked(), locked()]));
+    expect(results.hits + results.misses).toBe(0);
+    const rows = await fx.writer.query("SELECT count(*)::int AS n FROM public.posts WHERE title = $1", [
+      title,
+    ]);
+    expect(rows.rows[0].n).toBe(2);
   });
 
   it("cacheRawQueries: false leaves $queryRaw uncached; $queryRawCached still caches", async () => {
