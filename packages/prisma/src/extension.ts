@@ -45,6 +45,7 @@ interface CachedCall {
   readonly ttl: number | undefined;
   readonly tags: readonly string[] | undefined;
   readonly tables: RawCacheOptions["tables"] | undefined;
+  readonly scope: string | undefined;
 }
 
 const CACHED = new Set<string>(CACHED_OPERATIONS);
@@ -83,6 +84,7 @@ class PrismaCache {
   readonly #operations: ReadonlySet<string>;
   readonly #ttl: number | undefined;
   readonly #cacheRaw: boolean;
+  readonly #scope: (() => string | undefined) | undefined;
   /** Options of $queryRawCached calls, keyed by the query object Prisma passes on. */
   readonly #rawOptions: WeakMap<object, RawCacheOptions>;
   /** False when Prisma's internals are not as expected: nothing is cached, everything still runs. */
@@ -104,6 +106,10 @@ class PrismaCache {
     }
     this.#ttl = checkTtl(options.ttl, "");
     this.#cacheRaw = options.cacheRawQueries ?? true;
+    if (options.scope !== undefined && typeof options.scope !== "function") {
+      throw new InvalidCacheOptionError("scope must be a function returning a string or undefined");
+    }
+    this.#scope = options.scope;
     this.watch = options.watch ?? sharedEngine(options.connectionString, options.engine);
     this.#rawReads = new RawReadRouter(this.watch);
     startInBackground(this.watch);
@@ -150,7 +156,7 @@ class PrismaCache {
     // Raw SQL: only a plain read may be shared by concurrent callers (and cached).
     const text = rawText(request.args);
     if (text === undefined) return run();
-    const shareable = this.#rawReads.shareable(text, call.tables !== undefined);
+    const shareable = this.#rawReads.shareable(text, call.tables !== undefined, call.scope !== undefined);
     if (shareable === true) return this.#load(client, request, call, run);
     if (shareable === false) return run();
     return shareable.then((yes) => (yes ? this.#load(client, request, call, run) : run()));
@@ -175,6 +181,7 @@ class PrismaCache {
         ...(call.tables === undefined ? {} : { tables: call.tables }),
         ...(call.ttl === undefined ? {} : { ttl: call.ttl }),
         ...(call.tags === undefined ? {} : { tags: call.tags }),
+        ...(call.scope === undefined ? {} : { scope: call.scope }),
       },
       run,
     );
@@ -201,7 +208,7 @@ class PrismaCache {
       (!this.#models || this.#models.has(model));
     if (enabled) {
       const settings = perCall || undefined;
-      this.#mark(call, settings?.ttl ?? this.#ttl, settings?.tags, undefined);
+      this.#mark(call, settings?.ttl ?? this.#ttl, settings?.tags, undefined, settings?.scope);
     }
     // No await before query(): a batch transaction needs every query requested synchronously.
     return query(args);
@@ -213,7 +220,7 @@ class PrismaCache {
     const options =
       typeof original === "object" && original !== null ? this.#rawOptions.get(original) : undefined;
     if (this.#enabled && (options || this.#cacheRaw)) {
-      this.#mark(call, options?.ttl ?? this.#ttl, options?.tags, options?.tables);
+      this.#mark(call, options?.ttl ?? this.#ttl, options?.tags, options?.tables, options?.scope);
     }
     return call.query(call.args);
   }
@@ -223,10 +230,11 @@ class PrismaCache {
     ttl: number | undefined,
     tags: readonly string[] | undefined,
     tables: RawCacheOptions["tables"] | undefined,
+    scope: string | undefined,
   ): void {
     const request = call.__internalParams;
     if (typeof request !== "object" || request === null) return;
-    cachedCalls.set(request, { cache: this, ttl, tags, tables });
+    cachedCalls.set(request, { cache: this, ttl, tags, tables, scope: scope ?? this.#scope?.() });
   }
 
   /** Install the `_executeRequest` hook; false (never cache) when Prisma's internals are not as expected. */

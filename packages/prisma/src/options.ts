@@ -34,6 +34,12 @@ export interface CacheCallOptions {
   readonly ttl?: number;
   /** Tags for manual invalidation: `prisma.$cacheWatch.invalidate({ tags })`. */
   readonly tags?: readonly string[];
+  /**
+   * What the result is specific to (a tenant id, a role name): part of the key. A read whose SQL
+   * depends on the session (a table with row-level security, `current_user`, `current_setting()`)
+   * is cached only with a scope. Overrides the extension's `scope`.
+   */
+  readonly scope?: string;
 }
 
 /** The argument every cached model operation accepts on the extended client. */
@@ -63,6 +69,12 @@ export interface PgCacheWatchOptions {
    * analyzer cannot see through is not cached). Default true. `$queryRawCached` always caches.
    */
   readonly cacheRawQueries?: boolean;
+  /**
+   * The scope of every read made through this client, evaluated per call in the caller's async
+   * context (e.g. the tenant of the current request from an AsyncLocalStorage); undefined = none.
+   * See {@link CacheCallOptions.scope}.
+   */
+  readonly scope?: () => string | undefined;
   /** Separates the keys of clients that share one engine but reach different databases. Default "". */
   readonly namespace?: string;
   /** Where this extension reports what it skipped or could not verify. Default: silent. */
@@ -81,19 +93,25 @@ export function checkTtl(ttl: unknown, where: string): number | undefined {
 export function checkCallOptions(value: unknown): false | CacheCallOptions {
   if (value === false) return false;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new InvalidCacheOptionError(`cache must be false or { ttl?, tags? }, got ${JSON.stringify(value)}`);
+    throw new InvalidCacheOptionError(
+      `cache must be false or { ttl?, tags?, scope? }, got ${JSON.stringify(value)}`,
+    );
   }
-  const { ttl, tags, ...rest } = value as Record<string, unknown>;
+  const { ttl, tags, scope, ...rest } = value as Record<string, unknown>;
   const unknownKeys = Object.keys(rest);
   if (unknownKeys.length > 0)
     throw new InvalidCacheOptionError(`unknown cache option ${unknownKeys.join(", ")}`);
   if (tags !== undefined && (!Array.isArray(tags) || !tags.every((t) => typeof t === "string"))) {
     throw new InvalidCacheOptionError("cache.tags must be an array of strings");
   }
+  if (scope !== undefined && typeof scope !== "string") {
+    throw new InvalidCacheOptionError("cache.scope must be a string");
+  }
   const checkedTtl = checkTtl(ttl, "cache.");
   return {
     ...(checkedTtl === undefined ? {} : { ttl: checkedTtl }),
     ...(tags === undefined ? {} : { tags: tags as string[] }),
+    ...(scope === undefined ? {} : { scope }),
   };
 }
 
@@ -117,7 +135,7 @@ export interface RawCacheOptions extends CacheCallOptions {
 export function checkRawOptions(value: unknown): RawCacheOptions {
   if (value === undefined) return {};
   if (typeof value !== "object" || value === null) {
-    throw new InvalidCacheOptionError("$queryRawCached takes { tables?, ttl?, tags? }");
+    throw new InvalidCacheOptionError("$queryRawCached takes { tables?, ttl?, tags?, scope? }");
   }
   const { tables, ...rest } = value as Record<string, unknown>;
   if (tables !== undefined && (!Array.isArray(tables) || tables.length === 0)) {

@@ -14,7 +14,8 @@ const KNOWN_BOUND = 5_000;
  * Whether a raw statement may be shared between callers at all: only a plain read whose result the
  * engine could store. Concurrent callers of one key share one run, so `INSERT ... RETURNING`,
  * `SELECT nextval(...)` or `SELECT ... FOR UPDATE` through `$queryRaw` must each run on their own.
- * An opaque statement is shared only when the caller named its tables ($queryRawCached). Texts
+ * An opaque statement is shared only when the caller named its tables, a session-dependent one only
+ * with a scope ($queryRawCached, or the extension's `scope`). Texts
  * found shareable are remembered (bounded), so a hit does no analysis.
  */
 export class RawReadRouter {
@@ -25,8 +26,8 @@ export class RawReadRouter {
     this.#watch = watch;
   }
 
-  shareable(text: string, tablesNamed: boolean): boolean | Promise<boolean> {
-    const memo = `${tablesNamed ? "t" : "-"}${text}`;
+  shareable(text: string, tablesNamed: boolean, scoped: boolean): boolean | Promise<boolean> {
+    const memo = `${tablesNamed ? "t" : "-"}${scoped ? "s" : "-"}${text}`;
     if (this.#known.has(memo)) return true;
     const decide = (analysis: {
       writes: readonly unknown[];
@@ -39,7 +40,7 @@ export class RawReadRouter {
         analysis.writes.length === 0 &&
         analysis.transaction === undefined &&
         (analysis.kind === undefined || analysis.kind === "select") &&
-        analysis.sessionDependent === undefined &&
+        (analysis.sessionDependent === undefined || scoped) &&
         (analysis.opaque === undefined || tablesNamed);
       if (shareable) {
         this.#known.add(memo);

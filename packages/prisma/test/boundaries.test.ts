@@ -2,12 +2,20 @@
  * Two callers that share one engine must never see each other's rows: what shapes a result on one
  * client (its global omit, extensions around ours) is part of the key.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { installTriggers } from "@pgcachewatch/core";
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { pgCacheWatch } from "../src/index.js";
 import { Prisma, PrismaClient } from "./generated/client/client.js";
-import { openPrismaFixture, type PrismaFixture, statsDelta } from "./support/prisma-fixture.js";
+import {
+  CHANNEL,
+  expectInvalidation,
+  openPrismaFixture,
+  type PrismaFixture,
+  statsDelta,
+} from "./support/prisma-fixture.js";
 
 const db = useTestDatabase("prisma_boundaries");
 let fx: PrismaFixture;
@@ -130,5 +138,50 @@ describe("a query extension around ours is never skipped on a hit", () => {
     expect(await tenant2.post.count({ where: { published: true } })).toBe(1);
     expect(await tenant1.post.count({ where: { published: true } })).toBe(1);
     expect(await tenant1.post.count()).toBe(2);
+  });
+});
+
+describe("row-level security: session-dependent reads are cached only with a scope, one entry per scope", () => {
+  it("an RLS table read through $queryRaw is not cached; with a scope each scope has its own entry", async () => {
+    await fx.writer.query(`
+      CREATE TABLE public.notes (id int PRIMARY KEY, tenant text NOT NULL, body text NOT NULL);
+      INSERT INTO public.notes VALUES (1, 'a', 'for a'), (2, 'b', 'for b');
+      ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
+      CREATE POLICY tenant_notes ON public.notes USING (tenant = current_setting('app.tenant', true));
+    `);
+    await installTriggers(fx.writer, { tables: ["notes"], channel: CHANNEL });
+    const query = Prisma.sql`SELECT body FROM public.notes ORDER BY id`;
+    await fx.prisma.$queryRaw(query);
+    const unscoped = await statsDelta(fx.watch, () => fx.prisma.$queryRaw(query));
+    expect(unscoped.hits + unscoped.misses).toBe(0);
+
+    const read = (scope: string) => statsDelta(fx.watch, () => fx.prisma.$queryRawCached(query, { scope }));
+    expect((await read("tenant-a")).misses).toBe(1);
+    expect((await read("tenant-a")).hits).toBe(1);
+    expect((await read("tenant-b")).misses).toBe(1);
+    expect((await read("tenant-b")).hits).toBe(1);
+    await expectInvalidation(fx.watch, "public.notes", () =>
+      fx.writer.query("UPDATE public.notes SET body = 'changed' WHERE id = 1"),
+    );
+    expect((await read("tenant-a")).misses).toBe(1);
+    expect((await read("tenant-b")).misses).toBe(1);
+  });
+
+  it("the extension's scope function keys every read by the caller's scope", async () => {
+    const tenant = new AsyncLocalStorage<string>();
+    const scoped = client({ adapter: new PrismaPg({ connectionString: db.url }) }).$extends(
+      pgCacheWatch({ watch: fx.watch, scope: () => tenant.getStore() }),
+    );
+    const read = (scope: string) =>
+      tenant.run(scope, () =>
+        statsDelta(fx.watch, () => scoped.tag.findMany({ where: { id: { lt: 100 } } })),
+      );
+    expect((await read("a")).misses).toBe(1);
+    expect((await read("b")).misses).toBe(1);
+    expect((await read("a")).hits).toBe(1);
+    expect((await read("b")).hits).toBe(1);
+    await expect(scoped.tag.findMany({ cache: { scope: 1 as unknown as string } })).rejects.toMatchObject({
+      code: "INVALID_CACHE_OPTION",
+    });
   });
 });
