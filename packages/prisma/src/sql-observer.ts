@@ -55,6 +55,11 @@ export class StatementRouter {
     // Usually one engine; with several, each sees the statement (the innermost sends it).
     let run = send;
     for (const watch of this.#watches) {
+      // A stopped engine is replaced by a new one for the same URL: forget it.
+      if (watch.state === "stopped") {
+        this.#watches.delete(watch);
+        continue;
+      }
       const inner = run;
       run = () => watch.runStatement(statement, inner);
     }
