@@ -2,6 +2,7 @@ import type { CacheWatch, Logger } from "@pgcachewatch/core";
 import { silentLogger } from "@pgcachewatch/core";
 import { Prisma } from "@prisma/client/extension";
 import { type CachedCall, type CallExecutor, cachedCalls, cachingExecuteRequest } from "./cached-calls.js";
+import { connectionIdentity } from "./connection-identity.js";
 import { InvalidCacheOptionError } from "./errors.js";
 import {
   CACHED_OPERATIONS,
@@ -46,6 +47,7 @@ const RAW_READS = new Set(["$queryRaw", "$queryRawUnsafe"]);
  */
 export class PrismaCache implements CallExecutor {
   readonly watch: CacheWatch;
+  /** The extension's namespace and who the client connects as (role, database, search_path). */
   readonly #namespace: string;
   readonly #logger: Logger;
   readonly #models: ReadonlySet<string> | undefined;
@@ -61,7 +63,9 @@ export class PrismaCache implements CallExecutor {
 
   constructor(client: unknown, options: PgCacheWatchOptions, rawOptions: WeakMap<object, RawCacheOptions>) {
     this.#rawOptions = rawOptions;
-    this.#namespace = options.namespace ?? "";
+    const factory = readAdapterFactory(client);
+    const identity = connectionIdentity(factory);
+    this.#namespace = `${options.namespace ?? ""}\u0000${identity.key}`;
     this.#logger = options.logger ?? silentLogger;
     this.#models = options.models ? new Set(options.models) : undefined;
     this.#operations = new Set(options.operations ?? CACHED_OPERATIONS);
@@ -79,9 +83,8 @@ export class PrismaCache implements CallExecutor {
     }
     this.#scope = options.scope;
     this.watch = options.watch ?? sharedEngine(options.connectionString, options.engine);
-    this.#rawReads = new RawReadRouter(this.watch);
+    this.#rawReads = new RawReadRouter(this.watch, identity.searchPath);
     startInBackground(this.watch);
-    const factory = readAdapterFactory(client);
     if (factory) StatementRouter.for(factory).add(this.watch);
     else {
       this.#logger.warn(

@@ -20,10 +20,12 @@ const KNOWN_BOUND = 5_000;
  */
 export class RawReadRouter {
   readonly #watch: CacheWatch;
+  readonly #searchPath: string | undefined;
   readonly #known = new Set<string>();
 
-  constructor(watch: CacheWatch) {
+  constructor(watch: CacheWatch, searchPath: string | undefined) {
     this.#watch = watch;
+    this.#searchPath = searchPath;
   }
 
   shareable(text: string, tablesNamed: boolean, scoped: boolean): boolean | Promise<boolean> {
@@ -49,7 +51,10 @@ export class RawReadRouter {
       return shareable;
     };
     try {
-      const analysis = this.#watch.analyzer.analyze(text);
+      const analysis = this.#watch.analyzer.analyze(
+        text,
+        this.#searchPath === undefined ? undefined : { searchPath: this.#searchPath },
+      );
       return analysis instanceof Promise ? analysis.then(decide, () => false) : decide(analysis);
     } catch {
       return false;

@@ -1,4 +1,5 @@
 import type { CacheWatch } from "@pgcachewatch/core";
+import { connectionIdentity } from "./connection-identity.js";
 import type { DriverAdapterFactoryLike } from "./prisma-internals.js";
 
 /** The part of a driver adapter's query Prisma 7 hands to `queryRaw` / `executeRaw`. */
@@ -22,12 +23,18 @@ const routers = new WeakMap<object, StatementRouter>();
  */
 export class StatementRouter {
   readonly #watches = new Set<CacheWatch>();
+  /** The search_path the factory's pool sets, for the analyzer to resolve unqualified names. */
+  readonly #searchPath: string | undefined;
+
+  private constructor(searchPath: string | undefined) {
+    this.#searchPath = searchPath;
+  }
 
   /** The router of `factory`, wrapping its `connect()` the first time (connections made earlier are not seen). */
   static for(factory: DriverAdapterFactoryLike): StatementRouter {
     let router = routers.get(factory);
     if (!router) {
-      const created = new StatementRouter();
+      const created = new StatementRouter(connectionIdentity(factory).searchPath);
       router = created;
       routers.set(factory, created);
       const connect = factory.connect.bind(factory);
@@ -51,6 +58,7 @@ export class StatementRouter {
       sql: query.sql,
       ...(Array.isArray(query.args) ? { params: query.args } : {}),
       ...(connection === undefined ? {} : { connection }),
+      ...(this.#searchPath === undefined ? {} : { searchPath: this.#searchPath }),
     };
     // Usually one engine; with several, each sees the statement (the innermost sends it).
     let run = send;

@@ -185,3 +185,79 @@ describe("row-level security: session-dependent reads are cached only with a sco
     });
   });
 });
+
+describe("connections: who a client connects as and its search_path are part of the key", () => {
+  it("two pools with different search_path and same-named tables: own rows, own invalidations", async () => {
+    await fx.writer.query(`
+      CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b;
+      CREATE TABLE tenant_a.things (name text NOT NULL); CREATE TABLE tenant_b.things (name text NOT NULL);
+      INSERT INTO tenant_a.things VALUES ('a thing'); INSERT INTO tenant_b.things VALUES ('b thing');
+    `);
+    await installTriggers(fx.writer, {
+      tables: [
+        { schema: "tenant_a", table: "things" },
+        { schema: "tenant_b", table: "things" },
+      ],
+      channel: CHANNEL,
+    });
+    const onPath = (schema: string) =>
+      client({
+        adapter: new PrismaPg({ connectionString: db.url, options: `-c search_path=${schema}` }),
+      }).$extends(pgCacheWatch({ watch: fx.watch }));
+    const a = onPath("tenant_a");
+    const b = onPath("tenant_b");
+    const read = (p: typeof a) =>
+      statsDelta(fx.watch, () => p.$queryRaw<{ name: string }[]>`SELECT name FROM things`);
+    expect(await read(a)).toMatchObject({ misses: 1, value: [{ name: "a thing" }] });
+    expect(await read(b)).toMatchObject({ misses: 1, value: [{ name: "b thing" }] });
+    expect(await read(a)).toMatchObject({ hits: 1, value: [{ name: "a thing" }] });
+    expect(await read(b)).toMatchObject({ hits: 1, value: [{ name: "b thing" }] });
+    // The unqualified name was resolved with each pool's search_path: tenant_a's write drops a's entry only.
+    await expectInvalidation(fx.watch, "tenant_a.things", () =>
+      fx.writer.query("INSERT INTO tenant_a.things VALUES ('another a thing')"),
+    );
+    expect((await read(a)).misses).toBe(1);
+    expect((await read(b)).hits).toBe(1);
+    // And a write through the pool itself invalidates the right table at once.
+    await a.$executeRaw`INSERT INTO things VALUES ('written through a')`;
+    expect(await read(a)).toMatchObject({
+      misses: 1,
+      value: expect.arrayContaining([{ name: "written through a" }]),
+    });
+  });
+
+  it("two roles with different column privileges: the restricted role is never served the other's rows", async () => {
+    const role = `pgcw_reader_${process.pid}`;
+    await fx.writer.query(`
+      CREATE ROLE ${role} LOGIN PASSWORD 'reader';
+      GRANT USAGE ON SCHEMA public TO ${role};
+      GRANT SELECT (id, display_name) ON public.users TO ${role};
+    `);
+    try {
+      const url = new URL(db.url);
+      url.username = role;
+      url.password = "reader";
+      const full = client({ adapter: new PrismaPg({ connectionString: db.url }) }).$extends(
+        pgCacheWatch({ watch: fx.watch }),
+      );
+      const reader = client({ adapter: new PrismaPg({ connectionString: url.toString() }) }).$extends(
+        pgCacheWatch({ watch: fx.watch }),
+      );
+      const args = { where: { id: 1 }, select: { id: true, email: true } } as const;
+      expect(await full.user.findUnique(args)).toMatchObject({ email: expect.any(String) });
+      expect((await statsDelta(fx.watch, () => full.user.findUnique(args))).hits).toBe(1);
+      await expect(reader.user.findUnique(args)).rejects.toThrow(/denied/);
+      const rawEmail = () => Prisma.sql`SELECT email FROM public.users WHERE id = 1`;
+      await full.$queryRaw(rawEmail());
+      await expect(reader.$queryRaw(rawEmail())).rejects.toThrow(/denied/);
+      // What the reader may read is cached for the reader.
+      const names = () =>
+        reader.user.findMany({ select: { id: true, displayName: true }, orderBy: { id: "asc" } });
+      await names();
+      expect((await statsDelta(fx.watch, names)).hits).toBe(1);
+    } finally {
+      for (const c of clients.splice(0)) await c.$disconnect();
+      await fx.writer.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    }
+  });
+});
