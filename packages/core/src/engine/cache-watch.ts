@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { EngineStoppedError } from "../errors.js";
+import { EngineStoppedError, InvalidOptionError } from "../errors.js";
 import type { ChangeEvent } from "../events/change-event.js";
 import { DEFAULT_SCHEMA, formatTable, type TableInput, type TableRef } from "../events/table-name.js";
 import { type Logger, silentLogger } from "../logger.js";
@@ -12,7 +12,7 @@ import {
 import type { ChangeSource } from "../sources/change-source.js";
 import { createSource } from "../sources/create-source.js";
 import type { CacheStore } from "../store/cache-store.js";
-import { cloneAndMeasure, cloneValue } from "../store/clone.js";
+import { cloneAndMeasure, cloneValue, freezeAndMeasure, type IsolationMode } from "../store/clone.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { toChannel } from "../triggers/channel.js";
 import { ConnectionStates } from "./connection-states.js";
@@ -37,7 +37,7 @@ import { loadScope } from "./load-scope.js";
 import type { CacheWatchOptions } from "./options.js";
 import { RowColumns } from "./row-columns.js";
 import { tableWideTags } from "./row-tags.js";
-import type { StatementAnalyzer } from "./statement-analysis.js";
+import { isPromise, type StatementAnalysis, type StatementAnalyzer } from "./statement-analysis.js";
 import { StatementRunner } from "./statement-runner.js";
 import { type CacheWatchStats, LatencyWindow } from "./stats.js";
 import { refsOf, tagsOf, userTag } from "./tags.js";
@@ -81,9 +81,13 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   readonly #maxEntryBytes: number;
   readonly #ttl: number;
   readonly #loadTimeout: number;
+  /** Waiters after the first of one load get their own copy, in both isolation modes. */
   readonly #isolate = (value: unknown): unknown => cloneValue(value);
+  readonly #isolation: IsolationMode;
   readonly #analyzer: StatementAnalyzer;
   #source: ChangeSource | undefined;
+  /** Some entry was stored with an expiry: hits must read the clock. */
+  #expiring = false;
   #state: EngineState = "idle";
   #everReady = false;
   #readyPromise: Promise<void>;
@@ -104,6 +108,13 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#maxEntryBytes = options.maxEntryBytes ?? Math.floor(maxBytes / 16);
     this.#ttl = options.ttl ?? DEFAULTS.ttl;
     this.#loadTimeout = options.loadTimeout ?? 0;
+    this.#isolation = options.isolation ?? "copy";
+    if (this.#isolation !== "copy" && this.#isolation !== "freeze") {
+      throw new InvalidOptionError(
+        "isolation",
+        `expected "copy" or "freeze", got ${JSON.stringify(this.#isolation)}`,
+      );
+    }
     this.#analyzer =
       options.analyzer ??
       new DefaultAnalyzer({
@@ -168,8 +179,10 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
           })
         : Promise.resolve();
     this.#startPromise = setUp
-      .then(() =>
-        source.start({
+      .then(() => {
+        // stop() came while the triggers were being set up: no listener may connect after it.
+        if (this.#state === "stopped") throw new EngineStoppedError();
+        return source.start({
           onReady: () => this.#becomeReady(),
           onLost: (error) => this.#becomeLost(error),
           onChange: (event) => this.#handleChange(event),
@@ -181,9 +194,13 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
             });
           },
           onError: (error) => this.#emitError(error),
-        }),
-      )
-      .then(() => this.#readyPromise);
+        });
+      })
+      .then(() => {
+        // stop() came while the source was starting: close what it opened meanwhile.
+        if (this.#state === "stopped") return source.stop().then(() => this.#readyPromise);
+        return this.#readyPromise;
+      });
     return this.#startPromise;
   }
 
@@ -193,11 +210,37 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     const wasReady = this.#everReady;
     this.#state = "stopped";
     if (!wasReady) this.#rejectReady(new EngineStoppedError());
-    await Promise.allSettled([...this.#flights.running].map((flight) => flight.promise));
+    await this.#drainFlights();
     await this.#source?.stop();
     await this.#analyzer.close();
     this.#clock.markAll();
     this.#flush("stop");
+  }
+
+  /**
+   * Loads in flight get `stopTimeout` ms to finish; then their waiters get EngineStoppedError and
+   * their signals abort (a loader that never settles must not hold stop() forever).
+   */
+  async #drainFlights(): Promise<void> {
+    const running = [...this.#flights.running];
+    if (running.length === 0) return;
+    const grace = this.#options.stopTimeout ?? DEFAULTS.stopTimeout;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = await Promise.race([
+      Promise.allSettled(running.map((flight) => flight.promise)).then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), grace);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!expired) return;
+    for (const flight of running) {
+      if (flight.settled) continue;
+      const error = new EngineStoppedError();
+      this.#flights.remove(flight);
+      flight.controller.abort(error);
+      flight.reject(error);
+    }
   }
 
   /**
@@ -212,13 +255,37 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       this.#counters.bypassed++;
       return this.#bypass(request, loader);
     }
-    const entry = this.#store.get(key, Date.now());
+    // The clock is read only once some entry can expire (a ttl is in use).
+    const entry = this.#store.get(key, this.#expiring ? Date.now() : 0);
     if (entry !== undefined) {
       this.#counters.hits++;
       // A cached read inside another load: the outer result depends on what this one read.
       loadScope.getStore()?.addTags(entry.tags);
-      return Promise.resolve(this.#isolate(entry.value) as T);
+      // Freeze mode hands every caller the one frozen value; copy mode (and a frozen value that
+      // holds a Buffer, which cannot be frozen) a copy of it.
+      return Promise.resolve((entry.shared === true ? entry.value : cloneValue(entry.value)) as T);
     }
+    if (request.statement !== undefined) {
+      // Only a plain read may be shared by callers: two callers of one INSERT must both run it.
+      const analysis = this.#analyzer.analyze(request.statement);
+      if (isPromise(analysis)) {
+        return analysis.then(
+          (done) =>
+            isSharedRead(done) ? this.#miss(key, request, loader) : this.#bypassCounted(request, loader),
+          () => this.#bypassCounted(request, loader),
+        );
+      }
+      if (!isSharedRead(analysis)) return this.#bypassCounted(request, loader);
+    }
+    return this.#miss(key, request, loader);
+  }
+
+  #bypassCounted<T>(request: LoadRequest, loader: Loader<T>): Promise<T> {
+    this.#counters.bypassed++;
+    return this.#bypass(request, loader);
+  }
+
+  #miss<T>(key: string, request: LoadRequest, loader: Loader<T>): Promise<T> {
     this.#counters.misses++;
     let flight: Flight;
     try {
@@ -321,6 +388,8 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       serving: this.isServing(),
       lastEventLatencyMs: this.#latency.last,
       p99EventLatencyMs: this.#latency.percentile(99),
+      forgedEvents: this.#source?.forgedEvents ?? 0,
+      notifyQueueUsage: this.#source?.queueUsage,
     };
   }
 
@@ -430,23 +499,33 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       this.#counters.fillsRejected++;
       return;
     }
-    let measured: { copy: unknown; bytes: number };
+    const recordBytes = entryRecordBytes(key, tags);
+    // The copy stops as soon as it passes the budget: a huge result costs the budget, not its size.
+    const budget = this.#maxEntryBytes - recordBytes;
+    let stored: { value: unknown; bytes: number; shared: boolean } | undefined;
     try {
-      measured = cloneAndMeasure(value);
+      if (this.#isolation === "freeze") {
+        const frozen = freezeAndMeasure(value, budget);
+        stored = frozen && { value: frozen.value, bytes: frozen.bytes, shared: frozen.shareable };
+      } else {
+        const copied = cloneAndMeasure(value, budget);
+        stored = copied && { value: copied.copy, bytes: copied.bytes, shared: false };
+      }
     } catch {
+      // Nested deeper than the copier goes.
+      stored = undefined;
+    }
+    if (stored === undefined) {
       this.#counters.fillsTooLarge++;
       return;
     }
-    const bytes = measured.bytes + entryRecordBytes(key, tags);
-    if (bytes > this.#maxEntryBytes) {
-      this.#counters.fillsTooLarge++;
-      return;
-    }
+    if (ttl > 0) this.#expiring = true;
     this.#store.set(key, {
-      value: measured.copy,
-      bytes,
+      value: stored.value,
+      bytes: stored.bytes + recordBytes,
       tags,
       expiresAt: ttl > 0 ? Date.now() + ttl : Number.POSITIVE_INFINITY,
+      ...(stored.shared ? { shared: true } : {}),
     });
   }
 
@@ -530,6 +609,15 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     promise.catch(() => {});
     return promise;
   }
+}
+
+/** A statement whose result callers may share: it reads, and neither writes, locks nor controls a transaction. */
+function isSharedRead(analysis: StatementAnalysis): boolean {
+  return (
+    analysis.writes.length === 0 &&
+    analysis.transaction === undefined &&
+    (analysis.kind ?? "select") === "select"
+  );
 }
 
 /** A scope is part of the key: one scope's result is never another's. */

@@ -7,6 +7,8 @@ export interface StoreEntry {
   readonly tags: readonly string[];
   /** ms since epoch; Infinity for no expiry. */
   readonly expiresAt: number;
+  /** The value is deep-frozen and handed to every caller as it is (isolation "freeze"). */
+  readonly shared?: boolean;
 }
 
 export type RemovalReason = "evicted" | "expired" | "invalidated";
