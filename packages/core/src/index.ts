@@ -25,6 +25,13 @@ export {
   type Statement,
   type UncachedInfo,
 } from "./engine/cache-watch.js";
+export type {
+  BypassReason,
+  CacheObserver,
+  LoadObservation,
+  LoadOutcome,
+  LoadResult,
+} from "./engine/observer.js";
 export type { CacheWatchOptions } from "./engine/options.js";
 export type { AnalysisContext, StatementAnalysis, StatementAnalyzer } from "./engine/statement-analysis.js";
 export type { CacheWatchStats } from "./engine/stats.js";
@@ -66,7 +73,7 @@ export type { ChangeSource, ChangeSourceHandlers } from "./sources/change-source
 export { NotifySource, type NotifySourceOptions } from "./sources/notify-source.js";
 export { quoteIdentifier } from "./sources/quote-identifier.js";
 export * from "./sources/wal/index.js";
-export type { CacheStore, StoreEntry } from "./store/cache-store.js";
+export type { CacheStore, StoreEntry, TagUsage } from "./store/cache-store.js";
 export {
   cloneAndMeasure,
   cloneValue,

@@ -72,6 +72,7 @@ export type InvalidateReason =
   | "listener-lost"
   | "listener-ready"
   | "strategy"
+  | "schema"
   | "stop";
 
 export interface InvalidateInfo {

@@ -4,6 +4,7 @@ import type { ChangeSource } from "../sources/change-source.js";
 import type { WalSourceOptions } from "../sources/wal/wal-source.js";
 import type { CacheStore } from "../store/cache-store.js";
 import type { IsolationMode } from "../store/clone.js";
+import type { CacheObserver } from "./observer.js";
 import type { StatementAnalyzer } from "./statement-analysis.js";
 
 export interface CacheWatchOptions {
@@ -72,4 +73,9 @@ export interface CacheWatchOptions {
    * with the catalog read over a connection of its own.
    */
   analyzer?: StatementAnalyzer;
+  /**
+   * Hooks for metrics, traces and the inspector (see `@pgcachewatch/core/observability`). More can
+   * be attached later with `watch.addObserver()`. Default: none (a hit pays one no-op call).
+   */
+  observer?: CacheObserver;
 }

@@ -28,4 +28,6 @@ export interface ChangeSourceHandlers {
   onMalformed(detail: string, raw: string): void;
   /** A non-fatal problem worth surfacing (e.g. a failed reconnect attempt). */
   onError(error: Error): void;
+  /** The schema changed (DDL announced by the event trigger, when installed): names may mean something else now. */
+  onSchemaChange?(): void;
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { ddlEventTriggerNames } from "../analysis/ddl-event-trigger.js";
 import { clientConfigFor, redactSecrets } from "../connection-string.js";
 import { EventSecretMismatchError, ListenerNeedsSessionError } from "../errors.js";
 import { parseNotifyPayload } from "../events/notify-payload.js";
@@ -48,6 +49,8 @@ export class NotifySource implements ChangeSource {
   readonly kind = "notify";
   readonly #connectionString: string | undefined;
   readonly #channel: string;
+  /** Where the DDL event trigger (analysis/ddl-event-trigger.ts) announces schema changes. */
+  readonly #ddlChannel: string;
   readonly #heartbeatInterval: number;
   readonly #initialDelay: number;
   readonly #maxDelay: number;
@@ -71,6 +74,7 @@ export class NotifySource implements ChangeSource {
     toChannel(options.channel);
     this.#connectionString = options.connectionString;
     this.#channel = options.channel;
+    this.#ddlChannel = ddlEventTriggerNames(options.channel).channel;
     this.#heartbeatInterval = options.heartbeatInterval ?? 5000;
     this.#logger = options.logger ?? silentLogger;
     this.#initialDelay = options.reconnectDelay?.initial ?? 100;
@@ -158,11 +162,12 @@ export class NotifySource implements ChangeSource {
       if (this.#client !== client) return;
       if (message.channel === probe.channel) probe.received(message.payload ?? "");
       else if (message.channel === this.#channel) this.#deliver(message.payload ?? "");
+      else if (message.channel === this.#ddlChannel) this.#handlers?.onSchemaChange?.();
     });
     try {
       await client.connect();
       await client.query(
-        `LISTEN ${quoteIdentifier(this.#channel)}; LISTEN ${quoteIdentifier(probe.channel)}`,
+        `LISTEN ${quoteIdentifier(this.#channel)}; LISTEN ${quoteIdentifier(probe.channel)}; LISTEN ${quoteIdentifier(this.#ddlChannel)}`,
       );
       const { rows } = await client.query<{ pid: number }>("SELECT pg_catalog.pg_backend_pid() AS pid");
       this.#backendPid = readPid(rows);
