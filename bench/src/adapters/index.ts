@@ -8,7 +8,7 @@ import {
   drizzleQueryBuildingPair,
 } from "./drizzle.js";
 import { kyselyPair } from "./kysely.js";
-import { prismaPair } from "./prisma.js";
+import { prismaPair, prismaQueryBuildingPair } from "./prisma.js";
 import { type AdapterPair, measurePair } from "./run-pair.js";
 
 const PAIRS: ((url: string, watch: CacheWatch) => AdapterPair | Promise<AdapterPair>)[] = [
@@ -19,6 +19,7 @@ const PAIRS: ((url: string, watch: CacheWatch) => AdapterPair | Promise<AdapterP
   drizzleBuiltInPair,
   kyselyPair,
   prismaPair,
+  prismaQueryBuildingPair,
 ];
 
 /**

@@ -66,7 +66,7 @@ export {
   type TableRef,
   toTableRef,
 } from "./events/table-name.js";
-export { queryKey } from "./keys/query-key.js";
+export { DEFAULT_ENCODING, queryKey, type ValueEncoder } from "./keys/query-key.js";
 export { PGEventQueue } from "./listener.js";
 export { type Logger, silentLogger } from "./logger.js";
 export type { PgQueryable, PgQueryOptions, PgQueryResult } from "./pg/cached-pg-query.js";

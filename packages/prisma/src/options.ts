@@ -14,7 +14,7 @@ export const CACHED_OPERATIONS = [
 ] as const;
 export type CachedOperation = (typeof CACHED_OPERATIONS)[number];
 
-/** Model operations that write: they invalidate every table they may touch when they complete. */
+/** Model operations that write (their SQL invalidates the tables it writes when it completes). */
 export const MUTATION_OPERATIONS = [
   "create",
   "createMany",
@@ -34,6 +34,12 @@ export interface CacheCallOptions {
   readonly ttl?: number;
   /** Tags for manual invalidation: `prisma.$cacheWatch.invalidate({ tags })`. */
   readonly tags?: readonly string[];
+  /**
+   * What the result is specific to (a tenant id, a role name): part of the key. A read whose SQL
+   * depends on the session (a table with row-level security, `current_user`, `current_setting()`)
+   * is cached only with a scope. Overrides the extension's `scope`.
+   */
+  readonly scope?: string;
 }
 
 /** The argument every cached model operation accepts on the extended client. */
@@ -59,15 +65,16 @@ export interface PgCacheWatchOptions {
   /** Default expiry of entries made through this client, in ms (0 = none). Default: the engine's ttl. */
   readonly ttl?: number;
   /**
-   * Schema of models without `@@schema`. Default: the `schema` option of `PrismaPg`, else "public".
-   * It must be the schema Prisma's SQL names, or invalidations would never match.
+   * Cache `$queryRaw` and `$queryRawUnsafe` too (under the tables their SQL reads; a statement the
+   * analyzer cannot see through is not cached). Default true. `$queryRawCached` always caches.
    */
-  readonly defaultSchema?: string;
+  readonly cacheRawQueries?: boolean;
   /**
-   * Compare each miss's derived tables with the SQL the driver adapter ran, and never keep a
-   * result whose SQL read a table the derivation missed. Default true.
+   * The scope of every read made through this client, evaluated per call in the caller's async
+   * context (e.g. the tenant of the current request from an AsyncLocalStorage); undefined = none.
+   * See {@link CacheCallOptions.scope}.
    */
-  readonly verifySql?: boolean;
+  readonly scope?: () => string | undefined;
   /** Separates the keys of clients that share one engine but reach different databases. Default "". */
   readonly namespace?: string;
   /** Where this extension reports what it skipped or could not verify. Default: silent. */
@@ -86,19 +93,25 @@ export function checkTtl(ttl: unknown, where: string): number | undefined {
 export function checkCallOptions(value: unknown): false | CacheCallOptions {
   if (value === false) return false;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new InvalidCacheOptionError(`cache must be false or { ttl?, tags? }, got ${JSON.stringify(value)}`);
+    throw new InvalidCacheOptionError(
+      `cache must be false or { ttl?, tags?, scope? }, got ${JSON.stringify(value)}`,
+    );
   }
-  const { ttl, tags, ...rest } = value as Record<string, unknown>;
+  const { ttl, tags, scope, ...rest } = value as Record<string, unknown>;
   const unknownKeys = Object.keys(rest);
   if (unknownKeys.length > 0)
     throw new InvalidCacheOptionError(`unknown cache option ${unknownKeys.join(", ")}`);
   if (tags !== undefined && (!Array.isArray(tags) || !tags.every((t) => typeof t === "string"))) {
     throw new InvalidCacheOptionError("cache.tags must be an array of strings");
   }
+  if (scope !== undefined && typeof scope !== "string") {
+    throw new InvalidCacheOptionError("cache.scope must be a string");
+  }
   const checkedTtl = checkTtl(ttl, "cache.");
   return {
     ...(checkedTtl === undefined ? {} : { ttl: checkedTtl }),
     ...(tags === undefined ? {} : { tags: tags as string[] }),
+    ...(scope === undefined ? {} : { scope }),
   };
 }
 
@@ -109,20 +122,28 @@ export interface RawSqlQuery {
   readonly values: readonly unknown[];
 }
 
-/** How a raw query is cached: the tables it reads must be named; they cannot be derived from SQL text. */
+/** How a raw query is cached. Its dependencies come from its SQL; `tables` only adds to them. */
 export interface RawCacheOptions extends CacheCallOptions {
-  /** Every table the query reads: `"users"`, `"audit.log"` or `{ schema, table }`. */
-  readonly tables: readonly TableInput[];
+  /**
+   * Tables the result depends on besides those its SQL reads (`"users"`, `"audit.log"` or
+   * `{ schema, table }`): needed only for a statement the analyzer cannot see through (a function
+   * that reads tables), which is otherwise not cached.
+   */
+  readonly tables?: readonly TableInput[];
 }
 
 export function checkRawOptions(value: unknown): RawCacheOptions {
+  if (value === undefined) return {};
   if (typeof value !== "object" || value === null) {
-    throw new InvalidCacheOptionError("$queryRawCached needs { tables, ttl?, tags? }");
+    throw new InvalidCacheOptionError("$queryRawCached takes { tables?, ttl?, tags?, scope? }");
   }
   const { tables, ...rest } = value as Record<string, unknown>;
-  if (!Array.isArray(tables) || tables.length === 0) {
-    throw new InvalidCacheOptionError("$queryRawCached needs the non-empty list of tables the query reads");
+  if (tables !== undefined && (!Array.isArray(tables) || tables.length === 0)) {
+    throw new InvalidCacheOptionError("$queryRawCached: tables, when given, must be a non-empty list");
   }
   const callOptions = checkCallOptions(rest);
-  return { ...(callOptions === false ? {} : callOptions), tables: tables as TableInput[] };
+  return {
+    ...(callOptions === false ? {} : callOptions),
+    ...(tables === undefined ? {} : { tables: tables as TableInput[] }),
+  };
 }

@@ -8,26 +8,8 @@ import { PrismaInternalsChangedError } from "./errors.js";
 /** The Prisma releases these internals were verified against. */
 export const VERIFIED_PRISMA_VERSIONS = "7.10";
 
-export interface RuntimeField {
-  readonly name: string;
-  readonly kind: string;
-  readonly type: string;
-  readonly relationName?: string;
-  readonly dbName?: string | null;
-}
-
-export interface RuntimeModel {
-  readonly dbName: string | null;
-  readonly schema?: string | null;
-  readonly fields: readonly RuntimeField[];
-}
-
-export interface RuntimeDataModel {
-  readonly models: Readonly<Record<string, RuntimeModel>>;
-}
-
-/** `client._runtimeDataModel`: each model's `dbName` (@@map), `schema` (@@schema) and fields. */
-export function readRuntimeDataModel(client: unknown): RuntimeDataModel {
+/** `client._runtimeDataModel.models`: the schema's model names (computed fields are looked up per model). */
+export function readModelNames(client: unknown): readonly string[] {
   const dataModel = (client as { _runtimeDataModel?: unknown } | null)?._runtimeDataModel;
   if (!isRecord(dataModel) || !isRecord(dataModel.models)) {
     throw new PrismaInternalsChangedError(
@@ -35,47 +17,7 @@ export function readRuntimeDataModel(client: unknown): RuntimeDataModel {
       "client._runtimeDataModel.models is not an object",
     );
   }
-  for (const [name, model] of Object.entries(dataModel.models)) {
-    if (!isRecord(model) || !Array.isArray(model.fields)) {
-      throw new PrismaInternalsChangedError("_runtimeDataModel", `model ${name} has no fields array`);
-    }
-    if (!(model.dbName === null || typeof model.dbName === "string")) {
-      throw new PrismaInternalsChangedError(
-        "_runtimeDataModel",
-        `model ${name}.dbName is not a string or null`,
-      );
-    }
-    if (!(model.schema === undefined || model.schema === null || typeof model.schema === "string")) {
-      throw new PrismaInternalsChangedError(
-        "_runtimeDataModel",
-        `model ${name}.schema is not a string or null`,
-      );
-    }
-    for (const field of model.fields as unknown[]) {
-      if (
-        !isRecord(field) ||
-        typeof field.name !== "string" ||
-        typeof field.kind !== "string" ||
-        typeof field.type !== "string"
-      ) {
-        throw new PrismaInternalsChangedError(
-          "_runtimeDataModel",
-          `a field of model ${name} lacks name/kind/type`,
-        );
-      }
-      if (
-        field.kind === "object" &&
-        field.relationName !== undefined &&
-        typeof field.relationName !== "string"
-      ) {
-        throw new PrismaInternalsChangedError(
-          "_runtimeDataModel",
-          `relation ${name}.${field.name} has no relationName`,
-        );
-      }
-    }
-  }
-  return dataModel as unknown as RuntimeDataModel;
+  return Object.keys(dataModel.models);
 }
 
 export type TransactionMarker =
@@ -85,7 +27,8 @@ export type TransactionMarker =
   | { readonly kind: "unknown" };
 
 /**
- * `__internalParams.transaction` of a query extension call: `{ kind: "itx", id }` inside
+ * `__internalParams.transaction` of a query extension call (the same object reaches
+ * `_executeRequest` as its parameters): `{ kind: "itx", id }` inside
  * `$transaction(async (tx) => ...)`, `{ kind: "batch", ... }` inside `$transaction([...])`, else absent.
  * A marker of another shape, or no `__internalParams` at all, reads as "unknown".
  */
@@ -98,7 +41,7 @@ export function readTransactionMarker(internalParams: unknown): TransactionMarke
   return { kind: "unknown" };
 }
 
-/** `__internalParams.args`: the very object the model method was called with (identity kept). */
+/** `__internalParams.args`: the arguments as the previous extension passed them on (identity kept). */
 export function readOriginalArgs(internalParams: unknown): unknown {
   return isRecord(internalParams) ? internalParams.args : undefined;
 }
@@ -118,58 +61,77 @@ export interface DriverAdapterFactoryLike {
   connect(): Promise<unknown>;
 }
 
-/** The default schema a `PrismaPg` factory was given (`new PrismaPg(config, { schema })`): its `options.schema`. */
-export function readAdapterSchema(factory: unknown): string | undefined {
-  const options = isRecord(factory) ? factory.options : undefined;
-  return isRecord(options) && typeof options.schema === "string" ? options.schema : undefined;
+/**
+ * What `client._executeRequest(params)` receives: the request after every query extension ran
+ * (`args` as the innermost one passed it on), right before Prisma serializes and compiles it.
+ */
+export interface PrismaRequest {
+  readonly args?: unknown;
+  /** `user.findMany`, `$queryRaw`, ... */
+  readonly clientMethod: string;
+  /** `findMany`, `count`, `queryRaw`, ... */
+  readonly action: string;
+  readonly model?: string;
+  /** The fluent API's path (`prisma.user.findUnique(...).posts()`); the result is unpacked along it. */
+  readonly dataPath?: readonly unknown[];
+  readonly transaction?: unknown;
 }
 
-type TransactionAction = "start" | "commit" | "rollback";
-type EngineTransaction = (action: TransactionAction, headers: unknown, info: unknown) => Promise<unknown>;
-const hookedEngines = new WeakMap<object, Set<(id: string) => void>>();
+export type ExecuteRequest = (this: unknown, request: PrismaRequest) => Promise<unknown>;
+
+const hookedClients = new WeakSet<object>();
 
 /**
- * Calls `onEnd(id)` after an interactive transaction committed or rolled back, by wrapping
- * `client._engine.transaction(action, headers, info)`: `info` is `{ id }` for commit and rollback,
- * and the options for start, where `newTxId` marks a nested transaction (a savepoint in the same
- * transaction, same id). Only the outermost end counts. Returns false when that method is missing.
+ * Wrap `_executeRequest` of the client every extended client derives from (`client._originalClient`;
+ * `$extends` creates objects whose prototype is it), once. This is the innermost point of a Prisma
+ * call in JS: every query extension has run, nothing has been serialized or compiled yet.
  */
-export function onInteractiveTransactionEnd(client: unknown, onEnd: (id: string) => void): boolean {
-  const engine = (client as { _engine?: unknown } | null)?._engine;
-  if (!isRecord(engine) || typeof engine.transaction !== "function") return false;
-  let listeners = hookedEngines.get(engine);
-  if (!listeners) {
-    const set = new Set<(id: string) => void>();
-    listeners = set;
-    hookedEngines.set(engine, set);
-    const nesting = new Map<string, number>();
-    const original = (engine.transaction as EngineTransaction).bind(engine);
-    const wrapped: EngineTransaction = async (action, headers, info) => {
-      const nestedIn =
-        action === "start" && isRecord(info) && typeof info.newTxId === "string" ? info.newTxId : undefined;
-      if (nestedIn !== undefined) nesting.set(nestedIn, (nesting.get(nestedIn) ?? 0) + 1);
-      try {
-        return await original(action, headers, info);
-      } catch (error) {
-        if (nestedIn !== undefined) leaveNested(nesting, nestedIn);
-        throw error;
-      } finally {
-        if ((action === "commit" || action === "rollback") && isRecord(info) && typeof info.id === "string") {
-          if (nesting.has(info.id)) leaveNested(nesting, info.id);
-          else for (const listener of set) listener(info.id);
-        }
-      }
-    };
-    engine.transaction = wrapped;
+export function wrapExecuteRequest(
+  client: unknown,
+  wrap: (original: ExecuteRequest) => ExecuteRequest,
+): void {
+  const original = (client as { _originalClient?: unknown } | null)?._originalClient;
+  if (!isRecord(original) || typeof original._executeRequest !== "function") {
+    throw new PrismaInternalsChangedError(
+      "_executeRequest",
+      "client._originalClient._executeRequest is not a function",
+    );
   }
-  listeners.add(onEnd);
-  return true;
+  if (hookedClients.has(original)) return;
+  hookedClients.add(original);
+  original._executeRequest = wrap(original._executeRequest as ExecuteRequest);
 }
 
-function leaveNested(nesting: Map<string, number>, id: string): void {
-  const depth = (nesting.get(id) ?? 1) - 1;
-  if (depth > 0) nesting.set(id, depth);
-  else nesting.delete(id);
+/** `client._globalOmit`: the `omit` option the PrismaClient was created with (shapes every result). */
+export function readGlobalOmit(client: unknown): unknown {
+  return (client as { _globalOmit?: unknown } | null)?._globalOmit;
+}
+
+/** `client._extensions`: the extensions of this (extended) client, an immutable list per client. */
+export function readExtensions(client: unknown): object {
+  const extensions = (client as { _extensions?: unknown } | null)?._extensions;
+  if (!isRecord(extensions) || typeof extensions.getAllComputedFields !== "function") {
+    throw new PrismaInternalsChangedError(
+      "_extensions",
+      "client._extensions.getAllComputedFields is not a function",
+    );
+  }
+  return extensions;
+}
+
+/**
+ * Computed fields (`result` extensions) of `model` on this client: their names and the fields they
+ * need, which Prisma adds to (or keeps out of) the SQL selection.
+ */
+export function readComputedFields(extensions: object, model: string): Record<string, readonly string[]> {
+  const fields = (extensions as { getAllComputedFields(model: string): unknown }).getAllComputedFields(model);
+  const out: Record<string, readonly string[]> = {};
+  if (!isRecord(fields)) return out;
+  for (const [name, field] of Object.entries(fields)) {
+    const needs = isRecord(field) && Array.isArray(field.needs) ? field.needs : [];
+    out[name] = needs.filter((n): n is string => typeof n === "string");
+  }
+  return out;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,106 +1,122 @@
-import { AsyncLocalStorage } from "node:async_hooks";
-import type { TableRef } from "@pgcachewatch/core";
+import type { CacheWatch } from "@pgcachewatch/core";
+import { connectionIdentity } from "./connection-identity.js";
 import type { DriverAdapterFactoryLike } from "./prisma-internals.js";
 
-/** Collects the SQL the driver adapter runs on behalf of one Prisma operation. */
-export interface SqlSink {
-  readonly statements: string[];
-}
-
+/** The part of a driver adapter's query Prisma 7 hands to `queryRaw` / `executeRaw`. */
 interface SqlQueryLike {
   readonly sql: string;
+  readonly args?: readonly unknown[];
 }
 
 type QueryMethod = (query: SqlQueryLike) => Promise<unknown>;
-type StartTransaction = (...args: unknown[]) => Promise<unknown>;
+type AnyMethod = (...args: unknown[]) => Promise<unknown>;
 
-const observers = new WeakMap<object, SqlObserver>();
+const routers = new WeakMap<object, StatementRouter>();
 
 /**
- * Observes the SQL the driver adapter actually runs. Prisma 7 compiles queries in JS and calls the
- * adapter in the caller's async context, so an AsyncLocalStorage scope opened around an operation
- * sees exactly that operation's statements (fully qualified: `"schema"."table"`).
+ * Sends every statement Prisma runs through the engines of the clients built on one driver adapter
+ * factory (`watch.runStatement`): each statement is analysed, recorded against the load it belongs
+ * to, and a write invalidates what it wrote when it completes, or at the end of its transaction.
+ * Prisma 7 compiles queries in JS and calls the adapter in the caller's async context, so the
+ * engine's load scope reaches the adapter. Statements on the pool carry no connection; those inside
+ * an interactive or batch transaction carry the adapter's transaction object.
  */
-export class SqlObserver {
-  readonly #storage = new AsyncLocalStorage<SqlSink>();
-  #connected = false;
+export class StatementRouter {
+  readonly #watches = new Set<CacheWatch>();
+  /** The search_path the factory's pool sets, for the analyzer to resolve unqualified names. */
+  readonly #searchPath: string | undefined;
 
-  /** One observer per adapter factory; wraps its `connect()` the first time. */
-  static for(factory: DriverAdapterFactoryLike): SqlObserver {
-    let observer = observers.get(factory);
-    if (!observer) {
-      const created = new SqlObserver();
-      observer = created;
-      observers.set(factory, created);
+  private constructor(searchPath: string | undefined) {
+    this.#searchPath = searchPath;
+  }
+
+  /** The router of `factory`, wrapping its `connect()` the first time (connections made earlier are not seen). */
+  static for(factory: DriverAdapterFactoryLike): StatementRouter {
+    let router = routers.get(factory);
+    if (!router) {
+      const created = new StatementRouter(connectionIdentity(factory).searchPath);
+      router = created;
+      routers.set(factory, created);
       const connect = factory.connect.bind(factory);
       (factory as { connect: () => Promise<unknown> }).connect = async () => {
         const adapter = await connect();
-        created.#instrument(adapter);
-        created.#connected = true;
+        created.#instrument(adapter, undefined);
         return adapter;
       };
     }
-    return observer;
+    return router;
   }
 
-  /** True once a connection made through the wrapped factory exists (a client connected earlier is not observed). */
-  get active(): boolean {
-    return this.#connected;
+  /** Report this factory's statements to `watch` too. */
+  add(watch: CacheWatch): void {
+    this.#watches.add(watch);
   }
 
-  /** Run `fn` and collect every statement the adapter runs for it. */
-  async observe<T>(fn: () => Promise<T>): Promise<{ value: T; statements: readonly string[] }> {
-    const sink: SqlSink = { statements: [] };
-    // Prisma's promises are lazy: the query starts at then(), which must happen inside the scope.
-    const value = await this.#storage.run(sink, async () => await fn());
-    return { value, statements: sink.statements };
+  #run(query: SqlQueryLike, connection: object | undefined, send: () => Promise<unknown>): Promise<unknown> {
+    if (typeof query?.sql !== "string") return send();
+    const statement = {
+      sql: query.sql,
+      ...(Array.isArray(query.args) ? { params: query.args } : {}),
+      ...(connection === undefined ? {} : { connection }),
+      ...(this.#searchPath === undefined ? {} : { searchPath: this.#searchPath }),
+    };
+    // Usually one engine; with several, each sees the statement (the innermost sends it).
+    let run = send;
+    for (const watch of this.#watches) {
+      // A stopped engine is replaced by a new one for the same URL: forget it.
+      if (watch.state === "stopped") {
+        this.#watches.delete(watch);
+        continue;
+      }
+      const inner = run;
+      run = () => watch.runStatement(statement, inner);
+    }
+    return run();
   }
 
-  #record(query: SqlQueryLike): void {
-    const sink = this.#storage.getStore();
-    if (sink && typeof query?.sql === "string") sink.statements.push(query.sql);
-  }
-
-  #instrument(queryable: unknown): void {
+  /** `connection`: undefined for the pool adapter, the transaction object for one of its transactions. */
+  #instrument(queryable: unknown, connection: object | undefined): void {
     if (typeof queryable !== "object" || queryable === null) return;
     const target = queryable as Record<string, unknown>;
     for (const name of ["queryRaw", "executeRaw"] as const) {
       const method = target[name];
       if (typeof method !== "function") continue;
       const bound = (method as QueryMethod).bind(queryable);
-      target[name] = (query: SqlQueryLike) => {
-        this.#record(query);
-        return bound(query);
-      };
+      target[name] = (query: SqlQueryLike) => this.#run(query, connection, () => bound(query));
     }
     const start = target.startTransaction;
     if (typeof start === "function") {
-      const bound = (start as StartTransaction).bind(queryable);
+      const bound = (start as AnyMethod).bind(queryable);
       target.startTransaction = async (...args: unknown[]) => {
+        // The adapter sends BEGIN itself before it hands the transaction out.
         const transaction = await bound(...args);
-        this.#instrument(transaction);
+        if (typeof transaction === "object" && transaction !== null) {
+          for (const watch of this.#watches) watch.beginTransaction(transaction);
+          this.#instrument(transaction, transaction);
+          this.#endOn(transaction);
+        }
         return transaction;
       };
     }
   }
-}
 
-/** A schema-qualified name right after a keyword that introduces a table: how Prisma writes every table it touches. */
-const TABLE_REFERENCE = /\b(?:FROM|JOIN|INTO|UPDATE)\s+"((?:[^"]|"")+)"\s*\.\s*"((?:[^"]|"")+)"/gi;
-
-/**
- * The tables the statements Prisma generated read or write. Prisma always writes tables as
- * `"schema"."table"` after FROM, JOIN, INTO or UPDATE; `"alias"."column"` pairs never follow those
- * keywords, so they are not mistaken for tables, whatever the schema is called.
- */
-export function tablesInSql(statements: readonly string[]): TableRef[] {
-  const found = new Map<string, TableRef>();
-  for (const sql of statements) {
-    for (const match of sql.matchAll(TABLE_REFERENCE)) {
-      const schema = match[1]!.replaceAll('""', '"');
-      const table = match[2]!.replaceAll('""', '"');
-      found.set(`${schema}\u0000${table}`, { schema, table });
+  /**
+   * Prisma sends COMMIT / ROLLBACK through `executeRaw` (seen as SQL), then calls `commit()` /
+   * `rollback()` to release the connection; ending there too covers a driver that sends nothing.
+   */
+  #endOn(transaction: object): void {
+    const target = transaction as Record<string, unknown>;
+    for (const name of ["commit", "rollback"] as const) {
+      const method = target[name];
+      if (typeof method !== "function") continue;
+      const bound = (method as AnyMethod).bind(transaction);
+      target[name] = async (...args: unknown[]) => {
+        try {
+          return await bound(...args);
+        } finally {
+          for (const watch of this.#watches) watch.endTransaction(transaction);
+        }
+      };
     }
   }
-  return [...found.values()];
 }

@@ -8,16 +8,20 @@ import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
-  onInteractiveTransactionEnd,
+  type ExecuteRequest,
+  type PrismaRequest,
   readAdapterFactory,
-  readAdapterSchema,
+  readComputedFields,
+  readExtensions,
+  readGlobalOmit,
+  readModelNames,
   readOriginalArgs,
-  readRuntimeDataModel,
   readTransactionMarker,
   type TransactionMarker,
   VERIFIED_PRISMA_VERSIONS,
+  wrapExecuteRequest,
 } from "../src/prisma-internals.js";
-import { SqlObserver, tablesInSql } from "../src/sql-observer.js";
+import { StatementRouter } from "../src/sql-observer.js";
 import { PrismaClient } from "./generated/client/client.js";
 import { openPrismaFixture, type PrismaFixture } from "./support/prisma-fixture.js";
 
@@ -39,24 +43,84 @@ describe("Prisma internals the adapter depends on", () => {
     const require = createRequire(import.meta.url);
     const client = require("@prisma/client/package.json") as { version: string };
     expect(client.version.startsWith(`${VERIFIED_PRISMA_VERSIONS}.`)).toBe(true);
-    expect(readRuntimeDataModel(fx.base).models.User).toBeDefined();
+    expect(readModelNames(fx.base)).toEqual(expect.arrayContaining(["User", "Post", "Tag", "Profile"]));
+    expect(() => readModelNames({})).toThrow(expect.objectContaining({ code: "PRISMA_INTERNALS_CHANGED" }));
   });
 
-  it("client._runtimeDataModel: dbName (@@map), schema (@@schema), relation fields with relationName", () => {
-    const model = readRuntimeDataModel(fx.base);
-    expect(model.models.User).toMatchObject({ dbName: "users", schema: "public" });
-    expect(model.models.Tag).toMatchObject({ dbName: null, schema: "public" });
-    expect(model.models.Profile).toMatchObject({ dbName: null, schema: "audit" });
-    expect(model.models.Measurement).toMatchObject({ dbName: "measurements", schema: "audit" });
-    expect(model.models.Post?.fields).toContainEqual(
-      expect.objectContaining({ name: "tags", kind: "object", type: "Tag", relationName: "PostToTag" }),
-    );
-    expect(model.models.User?.fields).toContainEqual(
-      expect.objectContaining({ name: "reports", kind: "object", type: "User", relationName: "Management" }),
-    );
-    expect(() => readRuntimeDataModel({})).toThrow(
-      expect.objectContaining({ code: "PRISMA_INTERNALS_CHANGED" }),
-    );
+  it("client._originalClient._executeRequest gets every call after all query extensions, as __internalParams", async () => {
+    const client = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }) });
+    try {
+      const hookParams: unknown[] = [];
+      const requests: PrismaRequest[] = [];
+      const extended = client
+        .$extends({
+          query: {
+            $allModels: {
+              $allOperations(call) {
+                hookParams.push((call as unknown as { __internalParams: unknown }).__internalParams);
+                return call.query(call.args);
+              },
+            },
+          },
+        })
+        .$extends({
+          query: {
+            $allModels: {
+              $allOperations({ args, query }) {
+                return query({ ...(args as object), where: { id: 2 } });
+              },
+            },
+          },
+        });
+      wrapExecuteRequest(
+        extended,
+        (original: ExecuteRequest) =>
+          function (this: unknown, request: PrismaRequest) {
+            requests.push(request);
+            return original.call(this, request);
+          },
+      );
+      // Once per client: a second wrap is a no-op.
+      wrapExecuteRequest(client, (original) => original);
+      const row = await extended.user.findFirst({ where: { id: 1 } });
+      expect(row?.id).toBe(2);
+      expect(requests).toHaveLength(1);
+      expect(requests[0]).toBe(hookParams[0]);
+      expect(requests[0]).toMatchObject({
+        clientMethod: "user.findFirst",
+        action: "findFirst",
+        model: "User",
+        args: { where: { id: 2 } },
+        dataPath: [],
+      });
+      // The raw query methods reach it too, with Prisma's Sql object.
+      await extended.$queryRaw`SELECT ${1}::int AS one`;
+      expect(requests[1]).toMatchObject({ clientMethod: "$queryRaw", args: { strings: expect.any(Array) } });
+      expect(() => wrapExecuteRequest({}, (original) => original)).toThrow(
+        expect.objectContaining({ code: "PRISMA_INTERNALS_CHANGED" }),
+      );
+    } finally {
+      await client.$disconnect();
+    }
+  });
+
+  it("client._globalOmit is the client's omit option; _extensions lists computed fields and their needs", async () => {
+    const client = new PrismaClient({
+      adapter: new PrismaPg({ connectionString: db.url }),
+      omit: { user: { email: true } },
+    });
+    try {
+      const extended = client.$extends({
+        result: { user: { label: { needs: { displayName: true }, compute: (u) => `@${u.displayName}` } } },
+      });
+      expect(readGlobalOmit(extended)).toEqual({ user: { email: true } });
+      expect(readGlobalOmit(fx.base)).toBeUndefined();
+      expect(readComputedFields(readExtensions(extended), "User")).toEqual({ label: ["displayName"] });
+      expect(readComputedFields(readExtensions(client), "User")).toEqual({});
+      expect(() => readExtensions({})).toThrow(expect.objectContaining({ code: "PRISMA_INTERNALS_CHANGED" }));
+    } finally {
+      await client.$disconnect();
+    }
   });
 
   it("__internalParams.transaction marks interactive and batch transactions; __internalParams.args keeps identity", async () => {
@@ -92,62 +156,52 @@ describe("Prisma internals the adapter depends on", () => {
     expect(readTransactionMarker({ transaction: { kind: "something-new" } })).toEqual({ kind: "unknown" });
   });
 
-  it("client._engine.transaction reports commit and rollback with the interactive transaction's id", async () => {
-    const client = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }) });
+  it("client._engineConfig.adapter is the driver adapter factory; its connection and transactions report every statement", async () => {
+    const factory = new PrismaPg({ connectionString: db.url });
+    const client = new PrismaClient({ adapter: factory });
+    const seen: Array<{ sql: string; connection: object | undefined; inTransaction: boolean }> = [];
+    const begun: object[] = [];
+    const ended: object[] = [];
+    const watch = {
+      runStatement(statement: { sql: string; connection?: object }, run: () => Promise<unknown>) {
+        seen.push({
+          sql: statement.sql,
+          connection: statement.connection,
+          inTransaction: statement.connection !== undefined && begun.includes(statement.connection),
+        });
+        return run();
+      },
+      beginTransaction: (tx: object) => begun.push(tx),
+      endTransaction: (tx: object) => ended.push(tx),
+    };
     try {
-      const ended: string[] = [];
-      expect(onInteractiveTransactionEnd(client, (id) => ended.push(id))).toBe(true);
-      const ids: string[] = [];
-      const spy = client.$extends({
-        query: {
-          $allModels: {
-            $allOperations(call) {
-              const marker = readTransactionMarker(
-                (call as unknown as { __internalParams: unknown }).__internalParams,
-              );
-              if (marker?.kind === "itx") ids.push(marker.id);
-              return call.query(call.args);
-            },
-          },
-        },
+      expect(readAdapterFactory(client)).toBe(factory);
+      StatementRouter.for(factory).add(watch as unknown as Parameters<StatementRouter["add"]>[0]);
+      await client.post.findMany({ include: { tags: true, author: { include: { profile: true } } } });
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.every((s) => s.connection === undefined)).toBe(true);
+      expect(seen.map((s) => s.sql).join(" ")).toContain('"public"."_PostToTag"');
+      seen.length = 0;
+      await client.$transaction(async (tx) => {
+        await tx.tag.count();
       });
-      await spy.$transaction(async (tx) => tx.user.count());
-      await spy
+      // BEGIN is sent by the adapter before it hands the transaction out; COMMIT goes through executeRaw.
+      expect(begun).toHaveLength(1);
+      expect(seen.map((s) => s.sql)).toEqual([expect.stringContaining("SELECT"), "COMMIT"]);
+      expect(seen.every((s) => s.connection === begun[0] && s.inTransaction)).toBe(true);
+      expect(ended).toEqual([begun[0]]);
+      seen.length = 0;
+      await client.$transaction([client.tag.count(), client.user.count()]);
+      expect(begun).toHaveLength(2);
+      expect(seen.at(-1)).toMatchObject({ sql: "COMMIT", connection: begun[1] });
+      await client
         .$transaction(async (tx) => {
-          await tx.user.count();
+          await tx.tag.count();
           throw new Error("rollback");
         })
         .catch(() => {});
-      expect(ids).toHaveLength(2);
-      expect(ended).toEqual(ids);
-    } finally {
-      await client.$disconnect();
-    }
-  });
-
-  it("client._engineConfig.adapter is the driver adapter factory, observable per async context", async () => {
-    const factory = new PrismaPg({ connectionString: db.url }, { schema: "public" });
-    const client = new PrismaClient({ adapter: factory });
-    try {
-      expect(readAdapterFactory(client)).toBe(factory);
-      expect(readAdapterSchema(factory)).toBe("public");
-      const observer = SqlObserver.for(factory);
-      const { statements } = await observer.observe(() =>
-        client.post.findMany({ include: { tags: true, author: { include: { profile: true } } } }),
-      );
-      expect(observer.active).toBe(true);
-      const tables = tablesInSql(statements).map((t) => `${t.schema}.${t.table}`);
-      expect(tables.sort()).toEqual([
-        "audit.Profile",
-        "public.Tag",
-        "public._PostToTag",
-        "public.posts",
-        "public.users",
-      ]);
-      // A query outside any observed scope is not attributed to one.
-      const outside = await observer.observe(async () => 1);
-      await client.user.count();
-      expect(outside.statements).toEqual([]);
+      expect(seen.at(-1)).toMatchObject({ sql: "ROLLBACK", connection: begun[2] });
+      expect(ended).toEqual(begun);
     } finally {
       await client.$disconnect();
     }

@@ -189,6 +189,19 @@ describe("cached reads: miss, hit, external write to the related table, fresh re
 });
 
 describe("per-call option and configuration", () => {
+  it("a hit performs no SQL analysis (no parse, no memo lookup, no catalog read)", async () => {
+    const read = () => fx.prisma.user.findMany({ where: { id: { gt: 0 } }, include: { posts: true } });
+    await read();
+    const analyses = () => {
+      const c = fx.watch.analyzer.counters;
+      return c ? c.parses + c.memoHits + c.catalogLoads : Number.NaN;
+    };
+    const before = analyses();
+    expect(before).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++) expect((await statsDelta(fx.watch, read)).hits).toBe(1);
+    expect(analyses()).toBe(before);
+  });
+
   it("cache: false reads the database without reading or filling the cache", async () => {
     await fx.prisma.tag.findMany({ orderBy: { id: "asc" } });
     const skipped = await statsDelta(fx.watch, () =>
@@ -238,23 +251,14 @@ describe("per-call option and configuration", () => {
     await fx.writer.query(`INSERT INTO public."Tag" (name) VALUES ('late')`);
     await expect(read()).resolves.toMatchObject({ name: "late" });
   });
-
-  it("$queryRaw is never cached", async () => {
-    const raw = await statsDelta(
-      fx.watch,
-      () => fx.prisma.$queryRaw`SELECT count(*)::int AS n FROM public.users`,
-    );
-    expect(raw.hits + raw.misses).toBe(0);
-    expect(raw.value).toEqual([{ n: expect.any(Number) }]);
-  });
 });
 
 describe("$queryRawCached", () => {
-  it("caches a raw query under the tables it names: miss, hit, external write, fresh", async () => {
+  it("caches a raw query under the tables its SQL reads (none named): miss, hit, external write, fresh", async () => {
     const read = () =>
       fx.prisma.$queryRawCached<{ n: number }[]>(
         Prisma.sql`SELECT count(*)::int AS n FROM audit."Profile" WHERE bio <> ${"nobody"}`,
-        { tables: ["audit.Profile"] },
+        { ttl: 60_000 },
       );
     const first = await statsDelta(fx.watch, read);
     expect(first.misses).toBe(1);
@@ -269,7 +273,7 @@ describe("$queryRawCached", () => {
     expect(third.value[0]!.n).toBe(first.value[0]!.n + 1);
   });
 
-  it("values are part of the key, the same Sql object stays uncached through $queryRaw, and tables are required", async () => {
+  it("values are part of the key, $queryRaw shares the entry of the same statement, and tables must not be empty", async () => {
     const byBio = (bio: string) =>
       fx.prisma.$queryRawCached<{ n: number }[]>(
         Prisma.sql`SELECT count(*)::int AS n FROM audit."Profile" WHERE bio = ${bio}`,
@@ -278,8 +282,8 @@ describe("$queryRawCached", () => {
     expect((await byBio("Raw"))[0]!.n).toBe(1);
     expect((await byBio("none"))[0]!.n).toBe(0);
     const query = Prisma.sql`SELECT 1 AS one`;
-    await fx.prisma.$queryRawCached(query, { tables: ["users"] });
-    expect((await statsDelta(fx.watch, () => fx.prisma.$queryRaw(query))).hits).toBe(0);
+    await fx.prisma.$queryRawCached(query);
+    expect((await statsDelta(fx.watch, () => fx.prisma.$queryRaw(query))).hits).toBe(1);
     await expect(fx.prisma.$queryRawCached(query, { tables: [] })).rejects.toMatchObject({
       code: "INVALID_CACHE_OPTION",
     });
@@ -287,15 +291,15 @@ describe("$queryRawCached", () => {
 
   it("bypasses the cache inside a transaction", async () => {
     const query = Prisma.sql`SELECT count(*)::int AS n FROM public."Tag"`;
-    await fx.prisma.$queryRawCached(query, { tables: ["Tag"] });
+    await fx.prisma.$queryRawCached(query);
     const inside = await statsDelta(fx.watch, () =>
       fx.prisma.$transaction(async (tx) => {
         await tx.tag.create({ data: { name: "raw-in-tx" } });
-        return tx.$queryRawCached<{ n: number }[]>(query, { tables: ["Tag"] });
+        return tx.$queryRawCached<{ n: number }[]>(query);
       }),
     );
     expect(inside.hits + inside.misses).toBe(0);
-    const outside = await fx.prisma.$queryRawCached<{ n: number }[]>(query, { tables: ["Tag"] });
+    const outside = await fx.prisma.$queryRawCached<{ n: number }[]>(query);
     expect(outside).toEqual(inside.value);
   });
 });

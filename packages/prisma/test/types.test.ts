@@ -81,16 +81,18 @@ describe("the typed per-call `cache` option", () => {
     expectTypeOf(wrong).toBeFunction();
   });
 
-  it("$queryRawCached needs the tables the raw query reads", () => {
+  it("$queryRawCached takes optional tables (additions), ttl and tags", () => {
     const raw = () =>
       prisma.$queryRawCached<{ n: number }[]>(sql, {
         tables: ["users", { schema: "audit", table: "Profile" }],
         ttl: 5,
       });
     expectTypeOf<Awaited<ReturnType<typeof raw>>>().toEqualTypeOf<{ n: number }[]>();
+    const derived = () => prisma.$queryRawCached<{ n: number }[]>(sql);
+    expectTypeOf<Awaited<ReturnType<typeof derived>>>().toEqualTypeOf<{ n: number }[]>();
     const wrong = () => [
-      // @ts-expect-error the tables cannot be derived from SQL text: they must be named
-      prisma.$queryRawCached(sql, {}),
+      // @ts-expect-error tables are table names
+      prisma.$queryRawCached(sql, { tables: [1] }),
       // @ts-expect-error a template string is not a Prisma.sql query
       prisma.$queryRawCached("SELECT 1", { tables: ["users"] }),
     ];

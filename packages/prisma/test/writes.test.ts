@@ -60,7 +60,8 @@ describe("mutations invalidate the tables they touch when they complete (read-yo
           create: [
             {
               title: "nested",
-              tags: { connectOrCreate: [{ where: { name: "intro" }, create: { name: "intro" } }] },
+              // A tag that does not exist yet: connectOrCreate writes "Tag" (connecting an existing one would not).
+              tags: { connectOrCreate: [{ where: { name: "nested" }, create: { name: "nested" } }] },
             },
           ],
         },
@@ -109,12 +110,28 @@ describe("mutations invalidate the tables they touch when they complete (read-yo
     await expectReadMissesAfter(() => fx.prisma.user.findMany({ orderBy: { id: "asc" } }), write);
   });
 
-  it("deleting a row invalidates reads of the tables its foreign keys cascade to", async () => {
+  it("connecting an existing row through connectOrCreate leaves reads of its table cached (nothing was written)", async () => {
+    const read = () => fx.prisma.tag.count();
+    await read();
+    await fx.prisma.post.update({
+      where: { id: 3 },
+      data: { tags: { connectOrCreate: [{ where: { name: "intro" }, create: { name: "intro" } }] } },
+    });
+    expect((await statsDelta(fx.watch, read)).hits).toBe(1);
+  });
+
+  it("deleting a row invalidates reads of the tables its foreign keys cascade to (through the change source)", async () => {
     const read = () => fx.prisma.profile.findMany();
-    const value = await expectReadMissesAfter(read, () =>
+    await read();
+    expect((await statsDelta(fx.watch, read)).hits).toBe(1);
+    // The DELETE's SQL names users only: the cascaded rows of audit."Profile" reach the cache
+    // through their trigger's notification, not at once.
+    await expectInvalidation(fx.watch, "audit.Profile", () =>
       fx.prisma.user.delete({ where: { email: "nested@example.com" } }),
     );
-    expect(value).not.toContainEqual(expect.objectContaining({ bio: "nested" }));
+    const after = await statsDelta(fx.watch, read);
+    expect(after.misses).toBe(1);
+    expect(after.value).not.toContainEqual(expect.objectContaining({ bio: "nested" }));
   });
 });
 
