@@ -31,6 +31,7 @@ export class CacheDialect implements Dialect {
       watch: this.#watch,
       driver: this.#dialect.createDriver(),
       ttl: this.#ttl,
+      session: undefined,
     });
   }
 
