@@ -11,6 +11,7 @@ import { changeOf } from "./support/wait.js";
 // Every writer here is a raw pg connection the adapter does not see.
 
 interface BoundaryDatabase {
+  users: { id: number; name: string };
   people: { id: number; name: string; email: string };
   documents: { id: number; tenant: string; title: string };
   items: { id: number; label: string };
@@ -97,7 +98,7 @@ describe("one shared connection: a read while another request's transaction hold
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     const shared = Object.assign(client, { release() {} });
-    const db = kysely({ connect: async () => shared, end: () => client.end() });
+    const db = kysely({ connect: async () => shared, end: () => client.end(), options: {} });
     const read = () => db.selectFrom("users").select(["id", "name"]).orderBy("id").$call(cached()).execute();
     const committed = (await writer.query("SELECT id, name FROM users ORDER BY id")).rows;
 
