@@ -1,7 +1,7 @@
 import { type CacheWatch, createCacheWatch } from "@pgcachewatch/core";
 import type { HitCostVariant } from "../scenarios/hit-cost.js";
 import { drizzleBuilderPair, drizzleBuiltInPair, drizzlePreparedPair } from "./drizzle.js";
-import { kyselyPair } from "./kysely.js";
+import { kyselyCompilePair, kyselyPair } from "./kysely.js";
 import { prismaPair } from "./prisma.js";
 import { type AdapterPair, measurePair } from "./run-pair.js";
 
@@ -10,6 +10,7 @@ const PAIRS: ((url: string, watch: CacheWatch) => AdapterPair | Promise<AdapterP
   drizzlePreparedPair,
   drizzleBuiltInPair,
   kyselyPair,
+  kyselyCompilePair,
   prismaPair,
 ];
 
