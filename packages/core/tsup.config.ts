@@ -2,7 +2,13 @@ import { defineConfig } from "tsup";
 
 export default defineConfig([
   {
-    entry: ["src/index.ts"],
+    entry: {
+      index: "src/index.ts",
+      adapter: "src/adapter.ts",
+      triggers: "src/triggers/index.ts",
+      wal: "src/sources/wal/index.ts",
+      compat: "src/compat.ts",
+    },
     format: ["esm", "cjs"],
     dts: true,
     sourcemap: true,

@@ -45,3 +45,24 @@ export class EngineStoppedError extends PgCacheWatchError {
     super("ENGINE_STOPPED", "this CacheWatch has been stopped");
   }
 }
+
+/** An option outside its valid range (a negative interval, a window of 0 events, ...). */
+export class InvalidOptionError extends PgCacheWatchError {
+  constructor(option: string, why: string) {
+    super("INVALID_OPTION", `invalid option ${option}: ${why}`);
+  }
+}
+
+/** An identifier or literal that cannot be spliced into SQL safely (a NUL byte). */
+export class InvalidSqlTextError extends PgCacheWatchError {
+  constructor(what: string, why: string) {
+    super("INVALID_SQL_TEXT", `${what} ${why}`);
+  }
+}
+
+/** The server answered something the library cannot work with. */
+export class UnexpectedServerResponseError extends PgCacheWatchError {
+  constructor(what: string) {
+    super("UNEXPECTED_SERVER_RESPONSE", what);
+  }
+}

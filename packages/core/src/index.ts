@@ -24,10 +24,13 @@ export type { AnalysisContext, StatementAnalysis, StatementAnalyzer } from "./en
 export type { CacheWatchStats } from "./engine/stats.js";
 export {
   EngineStoppedError,
+  InvalidOptionError,
+  InvalidSqlTextError,
   InvalidTableNameError,
   LoadAbortedError,
   LoadTimeoutError,
   PgCacheWatchError,
+  UnexpectedServerResponseError,
   UnserializableArgumentError,
 } from "./errors.js";
 export { CHANGE_OPERATIONS, type ChangeEvent, type ChangeOperation } from "./events/change-event.js";
@@ -48,6 +51,7 @@ export {
 export { queryKey } from "./keys/query-key.js";
 export { PGEventQueue } from "./listener.js";
 export { type Logger, silentLogger } from "./logger.js";
+export type { PgQueryable, PgQueryOptions, PgQueryResult } from "./pg/cached-pg-query.js";
 export type { ChangeSource, ChangeSourceHandlers } from "./sources/change-source.js";
 export { NotifySource, type NotifySourceOptions } from "./sources/notify-source.js";
 export { quoteIdentifier } from "./sources/quote-identifier.js";

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { displayTable, parseCliTableName } from "../src/cli/cli-table-name.js";
 import { UsageError } from "../src/cli/usage-error.js";
+import { InvalidSqlTextError } from "../src/errors.js";
 import { quoteLiteral } from "../src/triggers/sql-text.js";
 
 describe("table names on the command line", () => {
@@ -44,6 +45,6 @@ describe("SQL literals in migration text", () => {
   it("escapes quotes and backslashes in an E'' literal and refuses NUL", () => {
     expect(quoteLiteral("it's")).toBe("E'it''s'");
     expect(quoteLiteral("a\\b")).toBe("E'a\\\\b'");
-    expect(() => quoteLiteral("a\u0000b")).toThrow(RangeError);
+    expect(() => quoteLiteral("a\u0000b")).toThrow(InvalidSqlTextError);
   });
 });

@@ -1,14 +1,14 @@
 import { EventEmitter } from "node:events";
 import { EngineStoppedError } from "../errors.js";
 import type { ChangeEvent } from "../events/change-event.js";
-import {
-  DEFAULT_SCHEMA,
-  formatTable,
-  type TableInput,
-  type TableRef,
-  tableTag,
-} from "../events/table-name.js";
+import { DEFAULT_SCHEMA, formatTable, type TableInput, type TableRef } from "../events/table-name.js";
 import { type Logger, silentLogger } from "../logger.js";
+import {
+  cachedPgQuery,
+  type PgQueryable,
+  type PgQueryOptions,
+  type PgQueryResult,
+} from "../pg/cached-pg-query.js";
 import type { ChangeSource } from "../sources/change-source.js";
 import { createSource } from "../sources/create-source.js";
 import type { CacheStore } from "../store/cache-store.js";
@@ -17,6 +17,7 @@ import { MemoryStore } from "../store/memory-store.js";
 import { toChannel } from "../triggers/channel.js";
 import { ConnectionStates } from "./connection-states.js";
 import { type Counters, newCounters } from "./counters.js";
+import { DefaultAnalyzer } from "./default-analyzer.js";
 import { DEFAULTS } from "./defaults.js";
 import { type Dependencies, DependencyCollector } from "./dependency-collector.js";
 import { entryRecordBytes } from "./entry-bytes.js";
@@ -34,6 +35,8 @@ import type {
 } from "./load-request.js";
 import { loadScope } from "./load-scope.js";
 import type { CacheWatchOptions } from "./options.js";
+import { RowColumns } from "./row-columns.js";
+import { tableWideTags } from "./row-tags.js";
 import type { StatementAnalyzer } from "./statement-analysis.js";
 import { StatementRunner } from "./statement-runner.js";
 import { type CacheWatchStats, LatencyWindow } from "./stats.js";
@@ -71,6 +74,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   readonly #clock = new InvalidationClock();
   readonly #flights = new FlightRegistry();
   readonly #connections = new ConnectionStates();
+  readonly #rowColumns = new RowColumns();
   readonly #statements: StatementRunner;
   readonly #latency = new LatencyWindow();
   readonly #counters: Counters = newCounters();
@@ -78,7 +82,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   readonly #ttl: number;
   readonly #loadTimeout: number;
   readonly #isolate = (value: unknown): unknown => cloneValue(value);
-  #analyzer: StatementAnalyzer | undefined;
+  readonly #analyzer: StatementAnalyzer;
   #source: ChangeSource | undefined;
   #state: EngineState = "idle";
   #everReady = false;
@@ -100,7 +104,12 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#maxEntryBytes = options.maxEntryBytes ?? Math.floor(maxBytes / 16);
     this.#ttl = options.ttl ?? DEFAULTS.ttl;
     this.#loadTimeout = options.loadTimeout ?? 0;
-    this.#analyzer = options.analyzer;
+    this.#analyzer =
+      options.analyzer ??
+      new DefaultAnalyzer({
+        connectionString: options.connectionString ?? process.env.DATABASE_URL,
+        logger: this.#logger,
+      });
     this.#store =
       options.store ??
       new MemoryStore({
@@ -186,7 +195,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     if (!wasReady) this.#rejectReady(new EngineStoppedError());
     await Promise.allSettled([...this.#flights.running].map((flight) => flight.promise));
     await this.#source?.stop();
-    await this.#analyzer?.close();
+    await this.#analyzer.close();
     this.#clock.markAll();
     this.#flush("stop");
   }
@@ -231,6 +240,19 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     return this.#statements.run(statement, run);
   }
 
+  /**
+   * A raw SQL statement on a pg.Pool, pg.Client or PoolClient: a read is cached under the tables
+   * it reads (derived from the SQL, no tables to name); a write runs and invalidates at once.
+   */
+  query<R = Record<string, unknown>>(
+    client: PgQueryable,
+    text: string,
+    params?: readonly unknown[],
+    options?: PgQueryOptions,
+  ): Promise<PgQueryResult<R>> {
+    return cachedPgQuery<R>(this, client, text, params, options);
+  }
+
   /** Whether `connection` is inside a transaction that this engine saw begin. */
   inTransaction(connection: object | undefined): boolean {
     return this.#connections.inTransaction(connection);
@@ -254,7 +276,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   /** Mark the start of a write to `tables` (read-your-writes); complete() when it finished (after COMMIT in a transaction). */
   beginMutation(tables: readonly TableInput[]): Mutation {
     const refs = refsOf(tables, this.defaultSchema);
-    const tags = refs.map(tableTag);
+    const tags = refs.flatMap(tableWideTags);
     this.#clock.mark(tags);
     let completed = false;
     return {
@@ -263,7 +285,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
         if (completed) return;
         completed = true;
         const extra = refsOf(extraTables, this.defaultSchema);
-        this.#invalidateTags([...refs, ...extra], [...tags, ...extra.map(tableTag)], "mutation");
+        this.#invalidateTags([...refs, ...extra], [...tags, ...extra.flatMap(tableWideTags)], "mutation");
       },
     };
   }
@@ -271,7 +293,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   /** Drop every entry that depends on one of `tables` or carries one of `tags`. Returns the number dropped. */
   invalidate(target: { tables?: readonly TableInput[]; tags?: readonly string[] }): number {
     const refs = refsOf(target.tables, this.defaultSchema);
-    const tags = [...refs.map(tableTag), ...(target.tags ?? []).map(userTag)];
+    const tags = [...refs.flatMap(tableWideTags), ...(target.tags ?? []).map(userTag)];
     return this.#invalidateTags(refs, tags, "manual");
   }
 
@@ -302,6 +324,11 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     };
   }
 
+  /** The analyzer that reads the statements loads run (its counters show a hit does no analysis). */
+  get analyzer(): StatementAnalyzer {
+    return this.#analyzer;
+  }
+
   /** The change source in use (undefined for `source: "none"` or before start). */
   get source(): ChangeSource | undefined {
     return this.#source;
@@ -317,6 +344,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       request.tables !== undefined,
       request.scope !== undefined,
       (tags) => this.#flights.addTags(flight, tags),
+      (table, column) => this.#rowColumns.add(table, column),
     );
     flight = new Flight(key, dependencies);
     const ttl = request.ttl ?? this.#ttl;
@@ -460,7 +488,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#counters.eventsReceived++;
     if (event.sentAt !== undefined) this.#latency.record(Math.max(0, event.receivedAt - event.sentAt));
     const ref = { schema: event.schema, table: event.table };
-    this.#invalidateTags([ref], [tableTag(ref)], "change", event);
+    this.#invalidateTags([ref], this.#rowColumns.tagsOfChange(ref, event.columns), "change", event);
     this.emit("change", event);
   }
 
@@ -470,7 +498,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#clock.markAll();
     this.#flush("listener-ready");
     // The schema may have changed while nobody listened.
-    this.#analyzer?.invalidateCatalog();
+    this.#analyzer.invalidateCatalog();
     if (this.#everReady) this.#counters.reconnects++;
     this.#state = "serving";
     if (!this.#everReady) {

@@ -1,5 +1,6 @@
-import { tableTag } from "../events/table-name.js";
-import { isPromise, type StatementAnalysis } from "./statement-analysis.js";
+import { type TableRef, tableTag } from "../events/table-name.js";
+import { anyRowTag, bindConstraint, columnTag, rowTag } from "./row-tags.js";
+import { isPromise, type RowConstraint, type StatementAnalysis } from "./statement-analysis.js";
 
 export type Dependencies =
   | { readonly tags: string[]; readonly problem?: undefined }
@@ -16,6 +17,7 @@ export class DependencyCollector {
   readonly #declaredTables: boolean;
   readonly #scoped: boolean;
   readonly #onTags: (tags: readonly string[]) => void;
+  readonly #onRowColumn: (table: TableRef, column: string) => void;
   #statements = 0;
   #problem: string | undefined;
   #pending: Promise<unknown>[] | undefined;
@@ -30,27 +32,33 @@ export class DependencyCollector {
     declaredTables: boolean,
     scoped: boolean,
     onTags: (tags: readonly string[]) => void,
+    onRowColumn: (table: TableRef, column: string) => void = () => {},
   ) {
     this.#tags = new Set(declared);
     this.#declaredTables = declaredTables;
     this.#scoped = scoped;
     this.#onTags = onTags;
+    this.#onRowColumn = onRowColumn;
   }
 
   /** A statement the load is about to send; `inTransaction`: its connection is inside a transaction. */
-  record(analysis: StatementAnalysis | Promise<StatementAnalysis>, inTransaction: boolean): void {
+  record(
+    analysis: StatementAnalysis | Promise<StatementAnalysis>,
+    inTransaction: boolean,
+    params?: readonly unknown[],
+  ): void {
     this.#statements++;
     if (inTransaction) this.#refuse("a statement ran inside a transaction");
     if (isPromise(analysis)) {
       const pending = analysis.then(
-        (done) => this.#take(done),
+        (done) => this.#take(done, params),
         (error: unknown) => this.#refuse(`analysis failed: ${(error as Error).message}`),
       );
       this.#pending ??= [];
       this.#pending.push(pending);
       return;
     }
-    this.#take(analysis);
+    this.#take(analysis, params);
   }
 
   /** The load could not analyse a statement it ran. */
@@ -85,7 +93,7 @@ export class DependencyCollector {
     return { tags: [...this.#tags] };
   }
 
-  #take(analysis: StatementAnalysis): void {
+  #take(analysis: StatementAnalysis, params: readonly unknown[] | undefined): void {
     if (analysis.transaction !== undefined) this.#refuse("the load controls a transaction");
     if (analysis.writes.length > 0) this.#refuse("the load writes");
     if (analysis.opaque !== undefined && !this.#declaredTables) this.#refuse(analysis.opaque);
@@ -93,7 +101,32 @@ export class DependencyCollector {
       this.#refuse(`${analysis.sessionDependent} (give the read a scope to cache it per scope)`);
     }
     if (analysis.reads.length === 0) return;
-    this.addTags(analysis.reads.map(tableTag));
+    const rows = analysis.rowReads;
+    if (rows === undefined || rows.length === 0) {
+      this.addTags(analysis.reads.map(tableTag));
+      return;
+    }
+    const tags: string[] = [];
+    for (const table of analysis.reads) tags.push(...this.#tagsOfRead(table, rows, params));
+    this.addTags(tags);
+  }
+
+  /** A table's tags: its rows when a constraint binds, else the whole table. */
+  #tagsOfRead(
+    table: TableRef,
+    rows: readonly RowConstraint[],
+    params: readonly unknown[] | undefined,
+  ): string[] {
+    const constraint = rows.find(
+      (row) => row.table.schema === table.schema && row.table.table === table.table,
+    );
+    const values = constraint === undefined ? undefined : bindConstraint(constraint, params);
+    if (constraint === undefined || values === undefined) return [tableTag(table)];
+    // Registered before the statement is sent, so an event from now on knows to test this column.
+    this.#onRowColumn(table, constraint.column);
+    const tags = [anyRowTag(table), columnTag(table, constraint.column)];
+    for (const value of values) tags.push(rowTag(table, constraint.column, value));
+    return tags;
   }
 
   #refuse(problem: string): void {

@@ -1,20 +1,46 @@
 import type { TableRef } from "../events/table-name.js";
 
+/** One value of a row constraint: a literal (PostgreSQL's text form) or a parameter to bind. */
+export type ConstraintValue =
+  | { readonly literal: string }
+  /** `$n` (1-based); `array`: `= ANY($n)`, each element is a value. */
+  | { readonly param: number; readonly array?: boolean };
+
+/**
+ * Every row of `table` the result depends on has `column` equal to one of `values`: a write
+ * to other rows cannot change the result. Only for columns whose equality is equality of text
+ * (integers, uuid, text under a deterministic collation), named by `type`.
+ */
+export interface RowConstraint {
+  readonly table: TableRef;
+  readonly column: string;
+  readonly type: "int" | "uuid" | "text";
+  readonly values: readonly ConstraintValue[];
+}
+
 /** What the engine needs to know about one SQL text that ran (see analysis/: PostgreSQL's parser and catalog). */
 export interface StatementAnalysis {
   /** Base tables read (views expanded, a partitioned table with its partitions). */
   readonly reads: readonly TableRef[];
+  /** Reads of `reads` that depend only on some rows; the other tables of `reads` depend on every row. */
+  readonly rowReads?: readonly RowConstraint[];
   readonly writes: readonly TableRef[];
   /** Why the reads alone cannot describe the result (a volatile function, a materialized view, ...). */
   readonly opaque: string | undefined;
   /** Why the result may differ per role or session (row-level security, current_user, current_setting). */
   readonly sessionDependent: string | undefined;
   readonly transaction: "begin" | "commit" | "rollback" | "savepoint" | "release" | "rollback-to" | undefined;
+  /** What the (last) statement is: only a "select" may be shared between callers. */
+  readonly kind?: string;
+  /** The statement changes the schema (DDL, GRANT): the catalog is reloaded once it ran. */
+  readonly schemaChange?: true;
 }
 
 export interface AnalysisContext {
   /** The search_path of the connection the statement ran on (raw setting text). */
   readonly searchPath?: string;
+  /** The role `"$user"` in the search_path stands for, when it is not the catalog connection's. */
+  readonly user?: string;
 }
 
 /** The analyzer as the engine uses it: synchronous when memoised or the catalog is known. */
@@ -22,6 +48,8 @@ export interface StatementAnalyzer {
   analyze(sql: string, context?: AnalysisContext): StatementAnalysis | Promise<StatementAnalysis>;
   /** The schema changed (or the source reconnected): reload the catalog before the next analysis. */
   invalidateCatalog(): void;
+  /** Parses, memo hits and catalog loads so far. */
+  readonly counters?: { readonly parses: number; readonly memoHits: number; readonly catalogLoads: number };
   close(): Promise<void>;
 }
 

@@ -5,7 +5,7 @@ import { loadScope } from "./load-scope.js";
 import { isPromise, type StatementAnalysis, type StatementAnalyzer } from "./statement-analysis.js";
 
 interface RunnerDeps {
-  readonly analyzer: () => StatementAnalyzer | undefined;
+  readonly analyzer: () => StatementAnalyzer;
   readonly connections: ConnectionStates;
   readonly beginMutation: (tables: readonly TableRef[]) => Mutation;
 }
@@ -25,13 +25,12 @@ export class StatementRunner {
 
   run<T>(statement: Statement, run: () => Promise<T>): Promise<T> {
     const analyzer = this.#deps.analyzer();
-    if (analyzer === undefined) {
-      loadScope.getStore()?.refuse("no SQL analyzer is available");
-      return run();
-    }
     let analysis: StatementAnalysis | Promise<StatementAnalysis>;
     try {
-      analysis = analyzer.analyze(statement.sql, { searchPath: statement.searchPath });
+      analysis = analyzer.analyze(
+        statement.sql,
+        statement.searchPath === undefined ? undefined : { searchPath: statement.searchPath },
+      );
     } catch (error) {
       loadScope.getStore()?.refuse(`analysis failed: ${(error as Error).message}`);
       return run();
@@ -54,14 +53,15 @@ export class StatementRunner {
   #runAnalysed<T>(statement: Statement, analysis: StatementAnalysis, run: () => Promise<T>): Promise<T> {
     const { connections } = this.#deps;
     const connection = statement.connection;
-    loadScope.getStore()?.record(analysis, connections.inTransaction(connection));
+    loadScope.getStore()?.record(analysis, connections.inTransaction(connection), statement.params);
     const control = analysis.transaction;
     if (control === "begin" && connection !== undefined) connections.begin(connection);
     const mutation = analysis.writes.length > 0 ? this.#deps.beginMutation(analysis.writes) : undefined;
-    if (mutation === undefined && control !== "commit" && control !== "rollback" && control !== "begin") {
-      return run();
-    }
+    const schemaChange = analysis.schemaChange === true;
+    if (mutation === undefined && control === undefined && !schemaChange) return run();
     const settle = (failed: boolean) => {
+      // DDL ran: names may mean something else now.
+      if (schemaChange) this.#deps.analyzer().invalidateCatalog();
       if (mutation) connections.completeWrite(connection, mutation);
       if (connection === undefined) return;
       // A failed BEGIN opened nothing; COMMIT and ROLLBACK end the transaction either way.

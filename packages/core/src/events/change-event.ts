@@ -11,6 +11,12 @@ export interface ChangeEvent {
   readonly operation: ChangeOperation;
   /** Primary-key values of changed rows, when the source knows them (WAL source with replica identity). */
   readonly keys?: readonly Record<string, unknown>[];
+  /**
+   * Row-level invalidation: for each column the event carries, the distinct values (PostgreSQL's
+   * text output) the changed rows had before and after the change. A column not listed is
+   * unknown (every entry constrained on it is dropped); undefined: the whole table changed.
+   */
+  readonly columns?: Readonly<Record<string, readonly string[]>>;
   /** When the server produced the event (ms since epoch), if the source says. */
   readonly sentAt?: number;
   /** When this process received it (ms since epoch). */

@@ -1,4 +1,5 @@
 import type { CacheWatch } from "../engine/cache-watch.js";
+import { InvalidOptionError } from "../errors.js";
 import type { Strategy } from "./strategy.js";
 
 export interface TimedOptions {
@@ -17,7 +18,8 @@ export class Timed implements Strategy {
   readonly #interval: number;
 
   constructor(options: TimedOptions) {
-    if (!(options.interval > 0)) throw new RangeError("Timed: interval must be a positive number of ms");
+    if (!(options.interval > 0))
+      throw new InvalidOptionError("Timed.interval", "must be a positive number of ms");
     this.listener = options.listener;
     this.#interval = options.interval;
   }

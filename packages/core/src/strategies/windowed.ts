@@ -1,4 +1,5 @@
 import type { CacheWatch } from "../engine/cache-watch.js";
+import { InvalidOptionError } from "../errors.js";
 import type { ChangeEvent } from "../events/change-event.js";
 import type { Strategy } from "./strategy.js";
 
@@ -23,8 +24,9 @@ export class Windowed implements Strategy {
 
   constructor(options: WindowedOptions) {
     if (!Number.isInteger(options.size) || options.size < 1)
-      throw new RangeError("Windowed: size must be a positive integer");
-    if (!(options.maxWait > 0)) throw new RangeError("Windowed: maxWait must be a positive number of ms");
+      throw new InvalidOptionError("Windowed.size", "must be a positive integer");
+    if (!(options.maxWait > 0))
+      throw new InvalidOptionError("Windowed.maxWait", "must be a positive number of ms");
     this.listener = options.listener;
     this.#options = options;
   }

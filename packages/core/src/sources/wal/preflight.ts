@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { UnexpectedServerResponseError } from "../../errors.js";
 import { formatTable, type TableRef } from "../../events/table-name.js";
 import {
   MissingReplicaIdentityError,
@@ -47,7 +48,7 @@ export async function readReplicationSettings(client: pg.Client): Promise<Replic
              (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender')::int AS used_senders,
              current_database() AS database`);
   const row = rows[0];
-  if (!row) throw new Error("server returned no settings row");
+  if (!row) throw new UnexpectedServerResponseError("the server returned no settings row");
   return {
     walLevel: row.wal_level,
     serverVersionNum: row.version,

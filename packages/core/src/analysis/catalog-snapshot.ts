@@ -1,0 +1,264 @@
+import type pg from "pg";
+import { CatalogLoadError } from "./errors.js";
+
+/** A relation of pg_class the analyzer may meet in a query. */
+export interface CatalogRelation {
+  readonly oid: string;
+  readonly schema: string;
+  readonly name: string;
+  /** pg_class.relkind: r table, p partitioned, v view, m materialized view, f foreign, S sequence. */
+  readonly kind: string;
+  readonly temporary: boolean;
+  readonly rowSecurity: boolean;
+}
+
+/** A function of pg_proc (aggregates and window functions included). */
+export interface CatalogFunction {
+  readonly oid: string;
+  readonly schema: string;
+  readonly name: string;
+  /** pg_proc.provolatile: i immutable, s stable, v volatile. */
+  readonly volatility: string;
+  readonly argCount: number;
+  readonly defaultCount: number;
+  readonly variadic: boolean;
+  readonly language: string;
+  /** Part of an extension (pg_depend deptype 'e'). */
+  readonly fromExtension: boolean;
+}
+
+/** What a view's rules reference: relations and functions (operators already mapped to theirs). */
+export interface RuleReferences {
+  readonly relations: readonly string[];
+  readonly functions: readonly string[];
+}
+
+function nameKey(schema: string, name: string): string {
+  return `${schema}\u0000${name}`;
+}
+
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/**
+ * One consistent read of the catalog tables that decide what a query's names mean. Read in one
+ * round trip inside a read-only REPEATABLE READ transaction, so the parts agree with each other.
+ */
+const SNAPSHOT_SQL = `
+BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+SELECT pg_catalog.current_user() AS current_user, pg_catalog.current_setting('search_path') AS search_path;
+SELECT c.oid::text AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
+       c.relpersistence = 't' AS temporary, c.relrowsecurity AS row_security
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S');
+SELECT inhrelid::text AS child, inhparent::text AS parent FROM pg_catalog.pg_inherits;
+SELECT DISTINCT r.ev_class::text AS view, r.rulename = '_RETURN' AS is_select,
+       CASE WHEN d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass THEN 'r' ELSE 'f' END AS ref_kind,
+       CASE WHEN d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
+            THEN (SELECT o.oprcode::oid::text FROM pg_catalog.pg_operator o WHERE o.oid = d.refobjid)
+            ELSE d.refobjid::text END AS ref
+  FROM pg_catalog.pg_rewrite r
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+ WHERE d.refclassid IN ('pg_catalog.pg_class'::pg_catalog.regclass, 'pg_catalog.pg_proc'::pg_catalog.regclass,
+                        'pg_catalog.pg_operator'::pg_catalog.regclass)
+   AND d.refobjid <> r.ev_class;
+SELECT p.oid::text AS oid, n.nspname AS schema, p.proname AS name, p.provolatile AS volatility,
+       p.pronargs AS arg_count, p.pronargdefaults AS default_count, p.provariadic <> 0 AS variadic,
+       l.lanname AS language,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                WHERE e.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND e.objid = p.oid
+                  AND e.deptype = 'e') AS from_extension
+  FROM pg_catalog.pg_proc p
+  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+  JOIN pg_catalog.pg_language l ON l.oid = p.prolang;
+SELECT n.nspname AS schema, o.oprname AS name, o.oprcode::oid::text AS function
+  FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+ WHERE n.nspname <> 'pg_catalog';
+SELECT n.nspname AS schema, EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = n.nspname) AS is_role
+  FROM pg_catalog.pg_namespace n;
+COMMIT;
+`;
+
+interface SessionRow {
+  current_user: string;
+  search_path: string;
+}
+interface RelationRow {
+  oid: string;
+  schema: string;
+  name: string;
+  kind: string;
+  temporary: boolean;
+  row_security: boolean;
+}
+interface InheritsRow {
+  child: string;
+  parent: string;
+}
+interface RuleRow {
+  view: string;
+  is_select: boolean;
+  ref_kind: "r" | "f";
+  ref: string | null;
+}
+interface FunctionRow {
+  oid: string;
+  schema: string;
+  name: string;
+  volatility: string;
+  arg_count: number;
+  default_count: number;
+  variadic: boolean;
+  language: string;
+  from_extension: boolean;
+}
+interface OperatorRow {
+  schema: string;
+  name: string;
+  function: string;
+}
+interface NamespaceRow {
+  schema: string;
+  is_role: boolean;
+}
+
+/** An immutable picture of the catalog, indexed for name resolution. */
+export class CatalogSnapshot {
+  /** The catalog connection's role: what `"$user"` means when the caller does not say. */
+  readonly currentUser: string;
+  /** The catalog connection's search_path: the default when the caller does not give one. */
+  readonly searchPath: string;
+  readonly schemas: ReadonlySet<string>;
+  /** Schemas named after a role: what `"$user"` can mean for some role. */
+  readonly roleSchemas: readonly string[];
+  private readonly relationsByName = new Map<string, CatalogRelation>();
+  private readonly relationsByOid = new Map<string, CatalogRelation>();
+  private readonly temporaryNames = new Set<string>();
+  private readonly childrenOf = new Map<string, string[]>();
+  private readonly parentsOf = new Map<string, string[]>();
+  private readonly selectRules = new Map<string, { relations: string[]; functions: string[] }>();
+  private readonly allRules = new Map<string, { relations: string[]; functions: string[] }>();
+  private readonly functionsByName = new Map<string, CatalogFunction[]>();
+  private readonly functionsByOid = new Map<string, CatalogFunction>();
+  private readonly operatorsByName = new Map<string, string[]>();
+
+  constructor(rows: {
+    session: SessionRow;
+    relations: readonly RelationRow[];
+    inherits: readonly InheritsRow[];
+    rules: readonly RuleRow[];
+    functions: readonly FunctionRow[];
+    operators: readonly OperatorRow[];
+    namespaces: readonly NamespaceRow[];
+  }) {
+    this.currentUser = rows.session.current_user;
+    this.searchPath = rows.session.search_path;
+    this.schemas = new Set(rows.namespaces.map((n) => n.schema));
+    this.roleSchemas = rows.namespaces.filter((n) => n.is_role).map((n) => n.schema);
+    for (const r of rows.relations) {
+      const rel: CatalogRelation = {
+        oid: r.oid,
+        schema: r.schema,
+        name: r.name,
+        kind: r.kind,
+        temporary: r.temporary,
+        rowSecurity: r.row_security,
+      };
+      this.relationsByOid.set(rel.oid, rel);
+      if (rel.temporary) this.temporaryNames.add(rel.name);
+      else this.relationsByName.set(nameKey(rel.schema, rel.name), rel);
+    }
+    for (const i of rows.inherits) {
+      pushTo(this.childrenOf, i.parent, i.child);
+      pushTo(this.parentsOf, i.child, i.parent);
+    }
+    for (const rule of rows.rules) {
+      if (rule.ref === null) continue;
+      const targets = rule.is_select ? [this.selectRules, this.allRules] : [this.allRules];
+      for (const target of targets) {
+        let refs = target.get(rule.view);
+        if (!refs) {
+          refs = { relations: [], functions: [] };
+          target.set(rule.view, refs);
+        }
+        (rule.ref_kind === "r" ? refs.relations : refs.functions).push(rule.ref);
+      }
+    }
+    for (const f of rows.functions) {
+      const fn: CatalogFunction = {
+        oid: f.oid,
+        schema: f.schema,
+        name: f.name,
+        volatility: f.volatility,
+        argCount: f.arg_count,
+        defaultCount: f.default_count,
+        variadic: f.variadic,
+        language: f.language,
+        fromExtension: f.from_extension,
+      };
+      this.functionsByOid.set(fn.oid, fn);
+      pushTo(this.functionsByName, nameKey(fn.schema, fn.name), fn);
+    }
+    for (const o of rows.operators) pushTo(this.operatorsByName, nameKey(o.schema, o.name), o.function);
+  }
+
+  relation(schema: string, name: string): CatalogRelation | undefined {
+    return this.relationsByName.get(nameKey(schema, name));
+  }
+
+  relationByOid(oid: string): CatalogRelation | undefined {
+    return this.relationsByOid.get(oid);
+  }
+
+  /** Some session has a temporary relation of this name (it would shadow an unqualified name there). */
+  hasTemporary(name: string): boolean {
+    return this.temporaryNames.has(name);
+  }
+
+  children(oid: string): readonly string[] {
+    return this.childrenOf.get(oid) ?? [];
+  }
+
+  parents(oid: string): readonly string[] {
+    return this.parentsOf.get(oid) ?? [];
+  }
+
+  /** What a view's definition (its `_RETURN` rule) references; `all` adds its other rules (writes). */
+  ruleReferences(viewOid: string, all: boolean): RuleReferences {
+    return (all ? this.allRules : this.selectRules).get(viewOid) ?? { relations: [], functions: [] };
+  }
+
+  functions(schema: string, name: string): readonly CatalogFunction[] {
+    return this.functionsByName.get(nameKey(schema, name)) ?? [];
+  }
+
+  functionByOid(oid: string): CatalogFunction | undefined {
+    return this.functionsByOid.get(oid);
+  }
+
+  /** Functions behind the operators of this name in a schema other than pg_catalog. */
+  userOperators(schema: string, name: string): readonly string[] {
+    return this.operatorsByName.get(nameKey(schema, name)) ?? [];
+  }
+}
+
+/** Read a {@link CatalogSnapshot} over `client` in one round trip. */
+export async function loadCatalogSnapshot(client: pg.Client): Promise<CatalogSnapshot> {
+  const results = (await client.query(SNAPSHOT_SQL)) as unknown as pg.QueryResult[];
+  // results[0] is BEGIN, the last one COMMIT.
+  const rows = <T>(index: number): T[] => (results[index]?.rows ?? []) as T[];
+  const session = rows<SessionRow>(1)[0];
+  if (!session) throw new CatalogLoadError("the snapshot query returned no session row");
+  return new CatalogSnapshot({
+    session,
+    relations: rows<RelationRow>(2),
+    inherits: rows<InheritsRow>(3),
+    rules: rows<RuleRow>(4),
+    functions: rows<FunctionRow>(5),
+    operators: rows<OperatorRow>(6),
+    namespaces: rows<NamespaceRow>(7),
+  });
+}
