@@ -1,4 +1,5 @@
-import { queryKey, type Statement } from "@pgcachewatch/core";
+import type { Statement } from "@pgcachewatch/core";
+import { queryKey } from "@pgcachewatch/core/adapter";
 import type {
   AbortableOperationOptions,
   CompiledQuery,

@@ -1,6 +1,6 @@
 import type { CacheWatch } from "@pgcachewatch/core";
+import type { SessionIdentity } from "@pgcachewatch/core/adapter";
 import type { Driver } from "kysely";
-import type { SessionIdentity } from "./session-identity.js";
 
 /** The part of the engine the adapter uses. */
 export type CacheWatchApi = Pick<
