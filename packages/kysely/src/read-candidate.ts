@@ -19,7 +19,11 @@ const WRITE_WORD = /\b(insert|update|delete|merge)\b/i;
  */
 export function isReadCandidate(compiledQuery: CompiledQuery): boolean {
   const node = compiledQuery.query;
-  if (node.kind === "SelectQueryNode") return !writesInWith((node as { with?: WithNode }).with);
+  if (node.kind === "SelectQueryNode") {
+    const select = node as { with?: WithNode; explain?: unknown };
+    // `.explain("analyze")` runs the statement: its output is a plan, never a result to share.
+    return select.explain === undefined && !writesInWith(select.with);
+  }
   if (node.kind !== "RawNode") return false;
   const match = READ_START.exec(compiledQuery.sql);
   if (match === null) return false;

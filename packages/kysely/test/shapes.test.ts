@@ -160,6 +160,25 @@ describe("writes through Kysely invalidate their target on completion (read-your
     );
   });
 
+  it("writes and EXPLAIN marked cached never go through the cache: two concurrent identical raw inserts both run", async () => {
+    const cachedDb = f.db.withPlugin(cached());
+    const count = async () => Number((await f.writer.query("SELECT count(*) FROM archive")).rows[0].count);
+    const before = await count();
+    const insert = () => sql`insert into archive (title) values (${"same"})`.execute(cachedDb);
+    await Promise.all([insert(), insert()]);
+    expect(await count()).toBe(before + 2);
+    const hits = f.watch.stats().hits;
+    const explain = () =>
+      cachedDb
+        .selectFrom("users")
+        .selectAll()
+        .$call(cached({ tables: ["users"] }))
+        .explain();
+    await explain();
+    await explain();
+    expect(f.watch.stats().hits).toBe(hits);
+  });
+
   it("a data-modifying CTE under a SELECT runs every time, even when marked cached", async () => {
     const flip = () =>
       f.db
