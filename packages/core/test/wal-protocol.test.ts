@@ -199,6 +199,8 @@ describe("transaction folding", () => {
           table: "items",
           operation: "insert",
           keys: [{ id: 1 }, { id: 2 }],
+          // Row-level invalidation: the values of every column of the inserted rows.
+          columns: { id: ["1", "2"], name: ["a", "b"] },
           sentAt: Date.UTC(2024, 0, 1),
           receivedAt: 1000,
         },

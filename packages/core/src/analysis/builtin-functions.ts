@@ -58,18 +58,24 @@ export interface BuiltinVerdict {
 
 const FINE: BuiltinVerdict = {};
 
+/** pg_proc.provolatile: immutable, stable, volatile. */
+export type Volatility = "i" | "s" | "v";
+
 /**
- * The verdict on a pg_catalog function. `volatile` is true when any candidate with that name and
- * arity is VOLATILE in pg_proc.
+ * The verdict on a pg_catalog function. `volatility` is the least stable one among the candidates
+ * with that name and arity.
  */
-export function classifyBuiltin(name: string, argCount: number, volatile: boolean): BuiltinVerdict {
+export function classifyBuiltin(name: string, argCount: number, volatility: Volatility): BuiltinVerdict {
   if (SESSION_DEPENDENT.has(name) || /^has_.*_privilege$/.test(name)) {
     return { sessionDependent: `session-dependent ${name}()` };
   }
   if (TIME_DEPENDENT.has(name) || (name === "age" && argCount === 1)) {
     return { opaque: `time-dependent ${name}()` };
   }
-  if (volatile) return { opaque: `volatile function ${name}()` };
+  if (volatility === "v") return { opaque: `volatile function ${name}()` };
+  // IMMUTABLE ones (pg_size_pretty, txid_snapshot_xmin) depend on their arguments only.
+  if (volatility === "i") return FINE;
+  if (name.startsWith("txid_")) return { opaque: `transaction-dependent ${name}()` };
   if (name.startsWith("pg_") && !PURE_PG_FUNCTIONS.has(name)) {
     return { opaque: `server-state function ${name}()` };
   }

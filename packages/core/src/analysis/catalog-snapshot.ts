@@ -10,6 +10,8 @@ export interface CatalogRelation {
   readonly kind: string;
   readonly temporary: boolean;
   readonly rowSecurity: boolean;
+  /** A view's definition (pg_get_viewdef), every name outside pg_catalog qualified. */
+  readonly definition: string | undefined;
 }
 
 /** A function of pg_proc (aggregates and window functions included). */
@@ -50,8 +52,12 @@ function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
 const SNAPSHOT_SQL = `
 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
 SELECT pg_catalog.current_user() AS current_user, pg_catalog.current_setting('search_path') AS search_path;
+-- An empty path makes pg_get_viewdef() qualify every name outside pg_catalog.
+SET LOCAL search_path = '';
 SELECT c.oid::text AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind,
-       c.relpersistence = 't' AS temporary, c.relrowsecurity AS row_security
+       c.relpersistence = 't' AS temporary, c.relrowsecurity AS row_security,
+       CASE WHEN c.relkind = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+            THEN pg_catalog.pg_get_viewdef(c.oid) END AS definition
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S');
 SELECT inhrelid::text AS child, inhparent::text AS parent FROM pg_catalog.pg_inherits;
@@ -93,6 +99,7 @@ interface RelationRow {
   kind: string;
   temporary: boolean;
   row_security: boolean;
+  definition: string | null;
 }
 interface InheritsRow {
   child: string;
@@ -125,7 +132,10 @@ interface NamespaceRow {
   is_role: boolean;
 }
 
-/** An immutable picture of the catalog, indexed for name resolution. */
+/**
+ * A picture of the catalog, indexed for name resolution. Immutable but for the names a reload
+ * already failed to find (so the same unknown name does not reload again).
+ */
 export class CatalogSnapshot {
   /** The catalog connection's role: what `"$user"` means when the caller does not say. */
   readonly currentUser: string;
@@ -144,6 +154,8 @@ export class CatalogSnapshot {
   private readonly functionsByName = new Map<string, CatalogFunction[]>();
   private readonly functionsByOid = new Map<string, CatalogFunction>();
   private readonly operatorsByName = new Map<string, string[]>();
+  /** Names a reload did not find: asking again would not find them in this snapshot either. */
+  private readonly confirmedAbsent = new Set<string>();
 
   constructor(rows: {
     session: SessionRow;
@@ -166,6 +178,7 @@ export class CatalogSnapshot {
         kind: r.kind,
         temporary: r.temporary,
         rowSecurity: r.row_security,
+        definition: r.definition ?? undefined,
       };
       this.relationsByOid.set(rel.oid, rel);
       if (rel.temporary) this.temporaryNames.add(rel.name);
@@ -203,6 +216,15 @@ export class CatalogSnapshot {
       pushTo(this.functionsByName, nameKey(fn.schema, fn.name), fn);
     }
     for (const o of rows.operators) pushTo(this.operatorsByName, nameKey(o.schema, o.name), o.function);
+  }
+
+  isConfirmedAbsent(what: string): boolean {
+    return this.confirmedAbsent.has(what);
+  }
+
+  /** Record that `what` is not in this snapshot even after a reload (bounded: one snapshot's lifetime). */
+  confirmAbsent(what: string): void {
+    if (this.confirmedAbsent.size < 10_000) this.confirmedAbsent.add(what);
   }
 
   relation(schema: string, name: string): CatalogRelation | undefined {
@@ -252,13 +274,14 @@ export async function loadCatalogSnapshot(client: pg.Client): Promise<CatalogSna
   const rows = <T>(index: number): T[] => (results[index]?.rows ?? []) as T[];
   const session = rows<SessionRow>(1)[0];
   if (!session) throw new CatalogLoadError("the snapshot query returned no session row");
+  // results[2] is SET LOCAL.
   return new CatalogSnapshot({
     session,
-    relations: rows<RelationRow>(2),
-    inherits: rows<InheritsRow>(3),
-    rules: rows<RuleRow>(4),
-    functions: rows<FunctionRow>(5),
-    operators: rows<OperatorRow>(6),
-    namespaces: rows<NamespaceRow>(7),
+    relations: rows<RelationRow>(3),
+    inherits: rows<InheritsRow>(4),
+    rules: rows<RuleRow>(5),
+    functions: rows<FunctionRow>(6),
+    operators: rows<OperatorRow>(7),
+    namespaces: rows<NamespaceRow>(8),
   });
 }

@@ -24,6 +24,11 @@ export interface StatementDependencies {
   readonly sessionDependent: string | undefined;
   /** Transaction control, when the text is exactly one such statement. */
   readonly transaction: TransactionControl | undefined;
+  /**
+   * Present (true) for `COMMIT AND CHAIN` / `ROLLBACK AND CHAIN`: the transaction ends (its writes
+   * are committed or undone) and a new one starts at once, so the connection is still in a transaction.
+   */
+  readonly chained?: true;
   /** Kind of the (last) statement. */
   readonly kind: StatementKind;
   /** Present (true) when a statement changes the schema (DDL, GRANT): the catalog should be invalidated once it ran. */

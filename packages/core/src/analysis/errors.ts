@@ -27,3 +27,10 @@ export class CatalogLoadError extends PgCacheWatchError {
     super("CATALOG_LOAD", `could not read the catalog: ${why}`, options);
   }
 }
+
+/** The DDL event triggers could not be installed (creating event triggers needs a superuser). */
+export class DdlEventTriggerInstallError extends PgCacheWatchError {
+  constructor(why: string, options?: { cause?: unknown }) {
+    super("DDL_EVENT_TRIGGER_INSTALL", `could not install the DDL event triggers: ${why}`, options);
+  }
+}

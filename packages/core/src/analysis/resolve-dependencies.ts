@@ -1,9 +1,10 @@
 import type { TableRef } from "../events/table-name.js";
-import { classifyBuiltin } from "./builtin-functions.js";
+import { classifyBuiltin, type Volatility } from "./builtin-functions.js";
 import type { CatalogFunction, CatalogRelation, CatalogSnapshot } from "./catalog-snapshot.js";
 import type { AnalyzeContext, StatementDependencies } from "./dependencies.js";
 import { parseSearchPath, USER_SCHEMA } from "./search-path.js";
 import type { FunctionName, OperatorName, RelationName, StatementFacts } from "./statement-facts.js";
+import { viewDefinitionFacts } from "./view-definitions.js";
 
 const CATALOG_SCHEMA = "pg_catalog";
 
@@ -50,7 +51,8 @@ class Resolver {
   private readonly writes = new Map<string, TableRef>();
   private opaque: string | undefined;
   private sessionDependent: string | undefined;
-  private unknown: string | undefined;
+  /** Names the snapshot does not know; `opaque`: the statement cannot be resolved without them. */
+  private readonly unknowns: { readonly what: string; readonly opaque: boolean }[] = [];
   private readonly path: string[];
   private readonly user: string;
   private readonly userGiven: boolean;
@@ -72,11 +74,14 @@ class Resolver {
     this.sessionDependent ??= reason;
   }
 
-  private markUnknown(what: string): void {
-    this.unknown ??= what;
+  private markUnknown(what: string, opaque = true): void {
+    this.unknowns.push({ what, opaque });
   }
 
-  /** Schemas of the path in order, `"$user"` replaced by the role's schema, missing ones left out. */
+  /**
+   * Schemas of the path in order, `"$user"` replaced by the role's schema, missing ones left out.
+   * (Functions and operators are never looked up in pg_temp unless qualified.)
+   */
   private pathSchemas(): string[] {
     const out: string[] = [];
     for (const entry of this.path) {
@@ -122,12 +127,16 @@ class Resolver {
     return undefined;
   }
 
-  /** `"$user"` means another schema for another role: would one of those capture the name? */
+  /**
+   * Without the connection's role, `"$user"` may mean any role's schema: when one of them holds
+   * the name (the catalog role's own included: another role would not resolve there), the answer
+   * depends on the role.
+   */
   private checkOtherRoles(name: string): void {
-    const other = this.snapshot.roleSchemas.find(
-      (schema) => schema !== this.user && this.snapshot.relation(schema, name) !== undefined,
-    );
-    if (other) this.markSession(`${name} resolves through "$user" to a different schema per role (${other})`);
+    const schema = this.snapshot.roleSchemas.find((s) => this.snapshot.relation(s, name) !== undefined);
+    if (schema !== undefined) {
+      this.markSession(`${name} resolves through "$user" differently per role (schema ${schema})`);
+    }
   }
 
   private addTable(target: Map<string, TableRef>, rel: CatalogRelation): void {
@@ -141,7 +150,10 @@ class Resolver {
     if (descendants) {
       for (const child of this.snapshot.children(rel.oid)) {
         const childRel = this.snapshot.relationByOid(child);
-        if (childRel) this.readTable(childRel, true);
+        if (!childRel) continue;
+        // A foreign partition's rows change where no trigger or WAL of ours can see them.
+        if (childRel.kind === "f") this.markOpaque(`foreign table ${childRel.schema}.${childRel.name}`);
+        this.readTable(childRel, true);
       }
     }
   }
@@ -180,6 +192,7 @@ class Resolver {
           const fn = this.snapshot.functionByOid(oid);
           if (fn) this.judgeFunctions([fn], fn.argCount, `view ${display} calls `);
         }
+        this.viewDefinition(rel, display);
         return;
       }
       case "m":
@@ -194,6 +207,21 @@ class Resolver {
       default:
         this.markOpaque(`relation ${display} of kind ${rel.kind}`);
     }
+  }
+
+  /** What only the view's text shows: built-in calls, `CURRENT_TIMESTAMP`, locking, ... */
+  private viewDefinition(view: CatalogRelation, display: string): void {
+    const facts = viewDefinitionFacts(this.snapshot, view);
+    if (!facts) {
+      this.markOpaque(`view ${display} has a definition the analyzer cannot read`);
+      return;
+    }
+    const prefix = `view ${display}: `;
+    if (facts.opaque) this.markOpaque(prefix + facts.opaque);
+    if (facts.sessionDependent) this.markSession(prefix + facts.sessionDependent);
+    // The definition was printed under an empty search_path: unqualified means pg_catalog.
+    for (const fn of facts.functions) this.call(fn, [CATALOG_SCHEMA], prefix);
+    for (const op of facts.operators) this.operator(op, [], prefix);
   }
 
   private expandWrite(rel: CatalogRelation, inh: boolean, views: Set<string>): void {
@@ -232,43 +260,39 @@ class Resolver {
     const builtins = candidates.filter((fn) => fn.schema === CATALOG_SCHEMA);
     const first = builtins[0];
     if (!first) return;
-    const verdict = classifyBuiltin(
-      first.name,
-      argCount,
-      builtins.some((fn) => fn.volatility === "v"),
-    );
+    const volatility: Volatility = builtins.some((fn) => fn.volatility === "v")
+      ? "v"
+      : builtins.some((fn) => fn.volatility === "s")
+        ? "s"
+        : "i";
+    const verdict = classifyBuiltin(first.name, argCount, volatility);
     if (verdict.opaque) this.markOpaque(`${prefix}${verdict.opaque}`);
     if (verdict.sessionDependent) this.markSession(`${prefix}${verdict.sessionDependent}`);
   }
 
-  private functionSchemas(schema: string | undefined): string[] {
-    if (schema !== undefined) return [schema];
-    // Functions and operators are never looked up in pg_temp unless qualified.
-    return this.pathSchemas();
-  }
-
-  private call(fn: FunctionName): void {
+  private call(fn: FunctionName, unqualifiedPath = this.pathSchemas(), prefix = ""): void {
     const display = fn.schema === undefined ? fn.name : `${fn.schema}.${fn.name}`;
     if (fn.schema !== undefined && isTemporarySchema(fn.schema)) {
-      this.markOpaque(`temporary function ${display}()`);
+      this.markOpaque(`${prefix}temporary function ${display}()`);
       return;
     }
-    const candidates = this.functionSchemas(fn.schema).flatMap((s) => this.snapshot.functions(s, fn.name));
+    const schemas = fn.schema !== undefined ? [fn.schema] : unqualifiedPath;
+    const candidates = schemas.flatMap((s) => this.snapshot.functions(s, fn.name));
     if (candidates.length === 0) {
       this.markUnknown(`function ${display}()`);
       return;
     }
     const fitting = candidates.filter((c) => acceptsArity(c, fn));
-    this.judgeFunctions(fitting.length > 0 ? fitting : candidates, fn.argCount);
+    this.judgeFunctions(fitting.length > 0 ? fitting : candidates, fn.argCount, prefix);
   }
 
-  private operator(op: OperatorName): void {
-    if (op.schema === CATALOG_SCHEMA) return;
-    for (const schema of this.functionSchemas(op.schema)) {
+  private operator(op: OperatorName, unqualifiedPath = this.pathSchemas(), prefix = ""): void {
+    const schemas = op.schema !== undefined ? [op.schema] : unqualifiedPath;
+    for (const schema of schemas) {
       if (schema === CATALOG_SCHEMA) continue;
       for (const oid of this.snapshot.userOperators(schema, op.name)) {
         const fn = this.snapshot.functionByOid(oid);
-        if (fn) this.judgeFunctions([fn], fn.argCount, `operator ${schema}.${op.name}: `);
+        if (fn) this.judgeFunctions([fn], fn.argCount, `${prefix}operator ${schema}.${op.name}: `);
       }
     }
   }
@@ -286,9 +310,18 @@ class Resolver {
     }
     for (const fn of facts.functions) this.call(fn);
     for (const op of facts.operators) this.operator(op);
-    if (this.unknown !== undefined) {
-      if (!final) return { complete: false, unknown: this.unknown };
-      this.markOpaque(`unknown ${this.unknown}`);
+    // A schema of the path that does not exist may have been created since the snapshot.
+    for (const entry of this.path) {
+      if (entry !== USER_SCHEMA && entry !== "pg_temp" && !this.snapshot.schemas.has(entry)) {
+        this.markUnknown(`schema ${entry}`, false);
+      }
+    }
+    // Only what this snapshot has not already confirmed absent is worth a reload.
+    const pending = this.unknowns.find((u) => !this.snapshot.isConfirmedAbsent(u.what));
+    if (pending && !final) return { complete: false, unknown: pending.what };
+    for (const u of this.unknowns) {
+      this.snapshot.confirmAbsent(u.what);
+      if (u.opaque) this.markOpaque(`unknown ${u.what}`);
     }
     return {
       complete: true,
@@ -298,6 +331,7 @@ class Resolver {
         opaque: this.opaque,
         sessionDependent: this.sessionDependent,
         transaction: facts.transaction,
+        ...(facts.chained ? { chained: true as const } : {}),
         kind: facts.kind,
         ...(facts.schemaChange ? { schemaChange: true as const } : {}),
       },

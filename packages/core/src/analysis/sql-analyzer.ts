@@ -1,10 +1,10 @@
 import pg from "pg";
 import type { TableRef } from "../events/table-name.js";
 import { type Logger, silentLogger } from "../logger.js";
+import { AnalysisMemo, contextKey, type ParsedText } from "./analysis-memo.js";
 import { type CatalogSnapshot, loadCatalogSnapshot } from "./catalog-snapshot.js";
 import type { AnalyzeContext, StatementDependencies } from "./dependencies.js";
 import { AnalyzerConfigError, CatalogLoadError } from "./errors.js";
-import { LruMap } from "./lru-map.js";
 import { resolveDependencies } from "./resolve-dependencies.js";
 import { loadSqlParser, parseSql } from "./sql-parser.js";
 import { type StatementFacts, statementFacts } from "./statement-facts.js";
@@ -37,9 +37,9 @@ export interface SqlAnalyzerOptions {
 
 export const DEFAULT_MEMO_SIZE = 5_000;
 
-type ParsedText =
-  | { readonly ok: true; readonly statements: readonly StatementFacts[] }
-  | { readonly ok: false; readonly message: string };
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
 
 function opaqueResult(reason: string): StatementDependencies {
   return Object.freeze({
@@ -93,16 +93,9 @@ function freezeResult(result: StatementDependencies): StatementDependencies {
   return Object.freeze(result);
 }
 
-function memoKey(sql: string, context: AnalyzeContext | undefined): string {
-  if (context?.searchPath === undefined && context?.user === undefined) return sql;
-  // A NUL byte cannot occur in SQL text sent to PostgreSQL, so these keys never collide with a text.
-  return `\u0000${context.searchPath ?? ""}\u0000${context.user ?? ""}\u0000${sql}`;
-}
-
 class CatalogSqlAnalyzer implements SqlAnalyzer {
   readonly counters = { parses: 0, memoHits: 0, catalogLoads: 0 };
-  private readonly results: LruMap<string, StatementDependencies>;
-  private readonly parsed: LruMap<string, ParsedText>;
+  private readonly memo: AnalysisMemo;
   private readonly logger: Logger;
   private snapshot: CatalogSnapshot | undefined;
   /** Bumped by invalidateCatalog(); a snapshot is current when it was read at the current generation. */
@@ -114,38 +107,37 @@ class CatalogSqlAnalyzer implements SqlAnalyzer {
 
   constructor(private readonly options: SqlAnalyzerOptions) {
     const size = options.memoSize ?? DEFAULT_MEMO_SIZE;
-    this.results = new LruMap(size);
-    this.parsed = new LruMap(size);
+    this.memo = new AnalysisMemo(size);
     this.logger = options.logger ?? silentLogger;
   }
 
   analyze(sql: string, context?: AnalyzeContext): StatementDependencies | Promise<StatementDependencies> {
-    const key = memoKey(sql, context);
-    const memo = this.results.get(key);
+    const key = contextKey(context);
+    const memo = this.memo.result(sql, key);
     if (memo) {
       this.counters.memoHits++;
       return memo;
     }
     const parsed = this.parse(sql);
     if (!parsed.ok) {
-      const result = opaqueResult(`parse error: ${parsed.message}`);
-      this.results.set(key, result);
+      const result = opaqueResult(parsed.message);
+      this.memo.storeResult(sql, parsed, key, result);
       return result;
     }
     const snapshot = this.snapshot;
     if (snapshot && this.snapshotGeneration === this.generation) {
       const result = this.resolve(parsed.statements, snapshot, context, false);
       if (result) {
-        this.results.set(key, result);
+        this.memo.storeResult(sql, parsed, key, result);
         return result;
       }
     }
-    return this.resolveAfterReload(key, parsed.statements, context);
+    return this.resolveAfterReload(sql, parsed, context);
   }
 
   invalidateCatalog(): void {
     this.generation++;
-    this.results.clear();
+    this.memo.dropResults();
   }
 
   async close(): Promise<void> {
@@ -163,14 +155,25 @@ class CatalogSqlAnalyzer implements SqlAnalyzer {
   }
 
   private parse(sql: string): ParsedText {
-    const known = this.parsed.get(sql);
+    const known = this.memo.parsed(sql);
     if (known) return known;
     this.counters.parses++;
     const outcome = parseSql(sql);
-    const parsed: ParsedText = outcome.ok
-      ? { ok: true, statements: (outcome.result.stmts ?? []).map((raw) => statementFacts(raw.stmt)) }
-      : { ok: false, message: outcome.message };
-    this.parsed.set(sql, parsed);
+    let parsed: ParsedText;
+    if (!outcome.ok) {
+      parsed = { ok: false, message: `parse error: ${outcome.message}` };
+    } else {
+      try {
+        parsed = {
+          ok: true,
+          statements: (outcome.result.stmts ?? []).map((raw) => statementFacts(raw.stmt)),
+        };
+      } catch (error) {
+        // A parse tree this walker does not expect: not cacheable, and never an exception for the caller.
+        parsed = { ok: false, message: `analysis failed: ${errorMessage(error)}` };
+      }
+    }
+    this.memo.storeParsed(sql, parsed);
     return parsed;
   }
 
@@ -183,26 +186,32 @@ class CatalogSqlAnalyzer implements SqlAnalyzer {
   ): StatementDependencies | undefined {
     if (statements.length === 0) return opaqueResult("empty statement");
     const parts: StatementDependencies[] = [];
-    for (const facts of statements) {
-      const resolution = resolveDependencies(facts, snapshot, context, final);
-      if (!resolution.complete) return undefined;
-      parts.push(resolution.dependencies);
+    try {
+      for (const facts of statements) {
+        const resolution = resolveDependencies(facts, snapshot, context, final);
+        if (!resolution.complete) return undefined;
+        parts.push(resolution.dependencies);
+      }
+    } catch (error) {
+      return opaqueResult(`analysis failed: ${errorMessage(error)}`);
     }
     return freezeResult(mergeStatements(parts));
   }
 
   private async resolveAfterReload(
-    key: string,
-    statements: readonly StatementFacts[],
+    sql: string,
+    parsed: ParsedText & { ok: true },
     context: AnalyzeContext | undefined,
   ): Promise<StatementDependencies> {
     const failure = await this.reload();
     const snapshot = this.snapshot;
     if (failure !== undefined || !snapshot)
       return opaqueResult(`catalog unavailable: ${failure ?? "not loaded"}`);
-    const result = this.resolve(statements, snapshot, context, true)!;
+    const result = this.resolve(parsed.statements, snapshot, context, true)!;
     // Memoise only what the current catalog decided (no invalidation while we waited).
-    if (this.snapshotGeneration === this.generation) this.results.set(key, result);
+    if (this.snapshotGeneration === this.generation) {
+      this.memo.storeResult(sql, parsed, contextKey(context), result);
+    }
     return result;
   }
 
@@ -231,10 +240,10 @@ class CatalogSqlAnalyzer implements SqlAnalyzer {
       this.snapshot = snapshot;
       this.snapshotGeneration = generation;
       // A new snapshot may change what any name means (a table created earlier in the path).
-      this.results.clear();
+      this.memo.dropResults();
       return undefined;
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       this.logger.warn("sql analyzer: could not read the catalog", { error: message });
       this.dropClient();
       return message;

@@ -1,3 +1,20 @@
+import type {
+  A_Expr,
+  A_Expr_Kind,
+  CopyStmt,
+  FuncCall,
+  Node,
+  RangeVar,
+  SelectStmt,
+  SQLValueFunction,
+  SQLValueFunctionOp,
+  TransactionStmt,
+  TransactionStmtKind,
+  TruncateStmt,
+  TypeCast,
+  WithClause,
+} from "@pgsql/types";
+
 /**
  * What one statement says about itself, before the catalog gives its names a meaning: the
  * relations it names (CTE names already taken out), the functions and operators it calls, its
@@ -42,6 +59,8 @@ export interface StatementFacts {
   /** A reason the text alone makes the result depend on the role or session (`current_user`, ...). */
   readonly sessionDependent: string | undefined;
   readonly transaction: TransactionControl | undefined;
+  /** `COMMIT AND CHAIN` / `ROLLBACK AND CHAIN`: a new transaction starts at once. */
+  readonly chained: boolean;
   /** The statement changes the schema (DDL, GRANT): whoever ran it should invalidate the catalog. */
   readonly schemaChange: boolean;
 }
@@ -52,20 +71,11 @@ function isObject(value: unknown): value is AstObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function asObject(value: unknown): AstObject | undefined {
-  return isObject(value) ? value : undefined;
-}
-
-function asArray(value: unknown): readonly unknown[] {
-  return Array.isArray(value) ? value : [];
-}
-
 /** The `sval`s of a list of String nodes (qualified names, operator names). */
-function stringList(value: unknown): string[] {
+function stringList(nodes: readonly Node[] | undefined): string[] {
   const out: string[] = [];
-  for (const item of asArray(value)) {
-    const str = asObject(asObject(item)?.String);
-    if (str && typeof str.sval === "string") out.push(str.sval);
+  for (const node of nodes ?? []) {
+    if ("String" in node && node.String.sval !== undefined) out.push(node.String.sval);
   }
   return out;
 }
@@ -81,7 +91,7 @@ function unwrap(value: AstObject): [string, AstObject] | undefined {
   return isObject(body) ? [type, body] : undefined;
 }
 
-const TIME_VALUE_FUNCTIONS: Record<string, string> = {
+const TIME_VALUE_FUNCTIONS: Partial<Record<SQLValueFunctionOp, string>> = {
   SVFOP_CURRENT_DATE: "CURRENT_DATE",
   SVFOP_CURRENT_TIME: "CURRENT_TIME",
   SVFOP_CURRENT_TIME_N: "CURRENT_TIME",
@@ -93,7 +103,7 @@ const TIME_VALUE_FUNCTIONS: Record<string, string> = {
   SVFOP_LOCALTIMESTAMP_N: "LOCALTIMESTAMP",
 };
 
-const SESSION_VALUE_FUNCTIONS: Record<string, string> = {
+const SESSION_VALUE_FUNCTIONS: Partial<Record<SQLValueFunctionOp, string>> = {
   SVFOP_CURRENT_ROLE: "CURRENT_ROLE",
   SVFOP_CURRENT_USER: "CURRENT_USER",
   SVFOP_USER: "USER",
@@ -105,14 +115,14 @@ const SESSION_VALUE_FUNCTIONS: Record<string, string> = {
 const TIME_LITERALS = new Set(["now", "today", "tomorrow", "yesterday"]);
 
 /** Operators implied by A_Expr kinds whose name is not an operator symbol. */
-const IMPLIED_OPERATORS: Record<string, readonly string[]> = {
+const IMPLIED_OPERATORS: Partial<Record<A_Expr_Kind, readonly string[]>> = {
   AEXPR_BETWEEN: [">=", "<="],
   AEXPR_NOT_BETWEEN: [">=", "<="],
   AEXPR_BETWEEN_SYM: [">=", "<="],
   AEXPR_NOT_BETWEEN_SYM: [">=", "<="],
 };
 
-const TRANSACTION_KINDS: Record<string, TransactionControl | undefined> = {
+const TRANSACTION_KINDS: Record<TransactionStmtKind, TransactionControl | undefined> = {
   TRANS_STMT_BEGIN: "begin",
   TRANS_STMT_START: "begin",
   TRANS_STMT_COMMIT: "commit",
@@ -191,20 +201,21 @@ class FactCollector {
   }
 
   /** A RangeVar body: a CTE reference when unqualified and in scope, else a relation. */
-  relation(body: AstObject | undefined, scope: CteScope): RelationName | undefined {
-    if (!body || typeof body.relname !== "string") return undefined;
-    const schema = typeof body.schemaname === "string" ? body.schemaname : undefined;
+  relation(body: RangeVar | undefined, scope: CteScope): RelationName | undefined {
+    if (body?.relname === undefined) return undefined;
+    const schema = body.schemaname;
     if (schema === undefined && scope.has(body.relname)) return undefined;
-    return { schema, name: body.relname, inh: body.inh !== false };
+    // The JSON leaves out false booleans: `inh` is absent for `ONLY t`.
+    return { schema, name: body.relname, inh: body.inh === true };
   }
 
   /** Visit a WITH clause and return the scope its statement body sees. */
-  withClause(clause: AstObject | undefined, outer: CteScope): CteScope {
+  withClause(clause: WithClause | undefined, outer: CteScope): CteScope {
     if (!clause) return outer;
-    const ctes = asArray(clause.ctes)
-      .map((c) => asObject(asObject(c)?.CommonTableExpr))
-      .filter((c): c is AstObject => c !== undefined);
-    const names = ctes.map((c) => String(c.ctename));
+    const ctes = (clause.ctes ?? []).flatMap((node) =>
+      "CommonTableExpr" in node ? [node.CommonTableExpr] : [],
+    );
+    const names = ctes.map((c) => c.ctename ?? "");
     if (clause.recursive === true) {
       // WITH RECURSIVE: every CTE of the list is visible in every CTE, itself included.
       const scope = new Set([...outer, ...names]);
@@ -215,19 +226,18 @@ class FactCollector {
     const scope = new Set(outer);
     for (const cte of ctes) {
       this.visit(cte.ctequery, scope);
-      scope.add(String(cte.ctename));
+      scope.add(cte.ctename ?? "");
     }
     return scope;
   }
 
-  select(body: AstObject, outer: CteScope): void {
-    const scope = this.withClause(asObject(body.withClause), outer);
-    if (asArray(body.lockingClause).length > 0) this.markOpaque("locking read (FOR UPDATE/SHARE)");
+  select(body: SelectStmt, outer: CteScope): void {
+    const scope = this.withClause(body.withClause, outer);
+    if ((body.lockingClause ?? []).length > 0) this.markOpaque("locking read (FOR UPDATE/SHARE)");
     if (body.op !== undefined && body.op !== "SETOP_NONE") {
-      const left = asObject(body.larg);
-      const right = asObject(body.rarg);
-      if (left) this.select(left, scope);
-      if (right) this.select(right, scope);
+      // Set operations hold their arms as plain SelectStmt structs, not wrapped nodes.
+      if (body.larg) this.select(body.larg, scope);
+      if (body.rarg) this.select(body.rarg, scope);
     }
     for (const [field, value] of Object.entries(body)) {
       if (field === "withClause" || field === "larg" || field === "rarg" || field === "intoClause") continue;
@@ -236,10 +246,10 @@ class FactCollector {
   }
 
   /** INSERT/UPDATE/DELETE/MERGE: the target is written, everything else is walked. */
-  modify(body: AstObject, outer: CteScope): void {
-    const scope = this.withClause(asObject(body.withClause), outer);
+  modify(body: { readonly relation?: RangeVar; readonly withClause?: WithClause }, outer: CteScope): void {
+    const scope = this.withClause(body.withClause, outer);
     // A write target is never a CTE name.
-    const target = this.relation(asObject(body.relation), NO_CTES);
+    const target = this.relation(body.relation, NO_CTES);
     if (target) this.writes.push(target);
     for (const [field, value] of Object.entries(body)) {
       if (field === "withClause" || field === "relation") continue;
@@ -247,37 +257,37 @@ class FactCollector {
     }
   }
 
-  functionCall(body: AstObject): void {
+  functionCall(body: FuncCall): void {
     const parts = stringList(body.funcname);
     const name = parts[parts.length - 1];
     if (name === undefined) return;
     this.functions.push({
       schema: parts.length > 1 ? parts[parts.length - 2] : undefined,
       name,
-      argCount: asArray(body.args).length,
+      argCount: (body.args ?? []).length,
       variadicArray: body.func_variadic === true,
     });
   }
 
-  operator(nameList: unknown): void {
+  operator(nameList: readonly Node[] | undefined): void {
     const parts = stringList(nameList);
     const name = parts[parts.length - 1];
     if (name === undefined) return;
     this.operators.push({ schema: parts.length > 1 ? parts[parts.length - 2] : undefined, name });
   }
 
-  typeCast(body: AstObject): void {
-    const constant = asObject(asObject(body.arg)?.A_Const);
-    const text = asObject(constant?.sval)?.sval;
-    if (typeof text === "string" && TIME_LITERALS.has(text.trim().toLowerCase())) {
+  typeCast(body: TypeCast): void {
+    const text = body.arg && "A_Const" in body.arg ? body.arg.A_Const.sval?.sval : undefined;
+    if (text !== undefined && TIME_LITERALS.has(text.trim().toLowerCase())) {
       this.markOpaque(`time-dependent '${text.trim()}'`);
     }
   }
 
+  /** One wrapped node; `body` is typed by `type` (the casts name the shape the parser gives). */
   node(type: string, body: AstObject, scope: CteScope): void {
     switch (type) {
       case "SelectStmt":
-        this.select(body, scope);
+        this.select(body as SelectStmt, scope);
         return;
       case "InsertStmt":
       case "UpdateStmt":
@@ -286,32 +296,33 @@ class FactCollector {
         this.modify(body, scope);
         return;
       case "RangeVar": {
-        const rel = this.relation(body, scope);
+        const rel = this.relation(body as RangeVar, scope);
         if (rel) this.reads.push(rel);
         return;
       }
       case "FuncCall":
-        this.functionCall(body);
+        this.functionCall(body as FuncCall);
         break;
       case "SQLValueFunction": {
-        const op = String(body.op);
-        const time = TIME_VALUE_FUNCTIONS[op];
+        const op = (body as SQLValueFunction).op;
+        const time = op && TIME_VALUE_FUNCTIONS[op];
         if (time) this.markOpaque(`time-dependent ${time}`);
-        const session = SESSION_VALUE_FUNCTIONS[op];
+        const session = op && SESSION_VALUE_FUNCTIONS[op];
         if (session) this.markSession(`session-dependent ${session}`);
         return;
       }
       case "TypeCast":
-        this.typeCast(body);
+        this.typeCast(body as TypeCast);
         break;
       case "A_Expr": {
-        const implied = IMPLIED_OPERATORS[String(body.kind)];
+        const expr = body as A_Expr;
+        const implied = expr.kind && IMPLIED_OPERATORS[expr.kind];
         if (implied) for (const name of implied) this.operators.push({ schema: undefined, name });
-        else this.operator(body.name);
+        else this.operator(expr.name);
         break;
       }
       case "SubLink":
-        this.operator(body.operName);
+        this.operator((body as { operName?: Node[] }).operName);
         break;
       case "RangeTableSample":
         this.markOpaque("TABLESAMPLE");
@@ -338,7 +349,7 @@ class FactCollector {
 function facts(
   collector: FactCollector,
   kind: StatementKind,
-  extra: { transaction?: TransactionControl; schemaChange?: boolean } = {},
+  extra: { transaction?: TransactionControl; chained?: boolean; schemaChange?: boolean } = {},
 ): StatementFacts {
   return {
     kind,
@@ -349,6 +360,7 @@ function facts(
     opaque: collector.opaque,
     sessionDependent: collector.sessionDependent,
     transaction: extra.transaction,
+    chained: extra.chained ?? false,
     schemaChange: extra.schemaChange ?? false,
   };
 }
@@ -371,8 +383,9 @@ export function statementFacts(stmt: unknown): StatementFacts {
   const [type, body] = wrapped;
 
   if (type === "SelectStmt") {
-    collector.select(body, NO_CTES);
-    if (asObject(body.intoClause)) {
+    const select = body as SelectStmt;
+    collector.select(select, NO_CTES);
+    if (select.intoClause) {
       collector.markOpaque("SELECT INTO creates a table");
       return facts(collector, "utility", { schemaChange: true });
     }
@@ -387,17 +400,23 @@ export function statementFacts(stmt: unknown): StatementFacts {
 
   collector.markOpaque(UTILITY_REASONS[type] ?? `utility statement ${type}`);
   switch (type) {
-    case "TransactionStmt":
-      return facts(collector, "utility", { transaction: TRANSACTION_KINDS[String(body.kind)] });
+    case "TransactionStmt": {
+      const stmt = body as TransactionStmt;
+      return facts(collector, "utility", {
+        transaction: stmt.kind && TRANSACTION_KINDS[stmt.kind],
+        chained: stmt.chain === true,
+      });
+    }
     case "CopyStmt": {
-      const rel = collector.relation(asObject(body.relation), NO_CTES);
-      if (rel) (body.is_from === true ? collector.writes : collector.reads).push(rel);
-      collector.visit(body.query, NO_CTES);
+      const copy = body as CopyStmt;
+      const rel = collector.relation(copy.relation, NO_CTES);
+      if (rel) (copy.is_from === true ? collector.writes : collector.reads).push(rel);
+      collector.visit(copy.query, NO_CTES);
       return facts(collector, "utility");
     }
     case "TruncateStmt":
-      for (const item of asArray(body.relations)) {
-        const rel = collector.relation(asObject(asObject(item)?.RangeVar), NO_CTES);
+      for (const node of (body as TruncateStmt).relations ?? []) {
+        const rel = "RangeVar" in node ? collector.relation(node.RangeVar, NO_CTES) : undefined;
         if (rel) collector.writes.push(rel);
       }
       return facts(collector, "utility");

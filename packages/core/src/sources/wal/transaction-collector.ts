@@ -10,6 +10,8 @@ interface RelationInfo {
   readonly columns: readonly RelationColumn[];
   /** Positions of the replica-identity columns; empty when the relation has none. */
   readonly keyIndexes: readonly number[];
+  /** REPLICA IDENTITY FULL: old tuples carry every column, not only the key. */
+  readonly fullIdentity: boolean;
 }
 
 interface PendingEvent {
@@ -18,6 +20,8 @@ interface PendingEvent {
   readonly operation: ChangeOperation;
   /** undefined once the row keys are unknown or too many: the whole table is affected. */
   keys: Record<string, unknown>[] | undefined;
+  /** Old and new values per column (row-level invalidation), undefined for the whole table. */
+  columns: ColumnValues | undefined;
 }
 
 /** A committed transaction, turned into one event per table and operation. */
@@ -69,21 +73,31 @@ export class TransactionCollector {
           table: message.table,
           columns: message.columns,
           keyIndexes,
+          fullIdentity: message.replicaIdentity === "f",
         });
         return undefined;
       }
       case "insert":
-        this.record(message.relationId, "insert", [message.newTuple]);
+        this.record(message.relationId, "insert", [message.newTuple], {
+          kind: "insert",
+          newTuple: message.newTuple,
+        });
         return undefined;
       case "update":
         this.record(
           message.relationId,
           "update",
           message.oldTuple ? [message.oldTuple, message.newTuple] : [message.newTuple],
+          message.oldTuple
+            ? { kind: "update", oldTuple: message.oldTuple, newTuple: message.newTuple }
+            : { kind: "update", newTuple: message.newTuple },
         );
         return undefined;
       case "delete":
-        this.record(message.relationId, "delete", [message.oldTuple]);
+        this.record(message.relationId, "delete", [message.oldTuple], {
+          kind: "delete",
+          oldTuple: message.oldTuple,
+        });
         return undefined;
       case "truncate":
         for (const relationId of message.relationIds) this.record(relationId, "truncate", undefined);
@@ -100,7 +114,9 @@ export class TransactionCollector {
             sentAt: message.commitTime,
             receivedAt,
           };
-          events.push(entry.keys && entry.keys.length > 0 ? { ...base, keys: entry.keys } : base);
+          const withKeys = entry.keys && entry.keys.length > 0 ? { ...base, keys: entry.keys } : base;
+          const columns = entry.columns?.toRecord();
+          events.push(columns === undefined ? withKeys : { ...withKeys, columns });
         }
         return { events, endLsn: message.endLsn, xid: this.xid };
       }
@@ -114,16 +130,29 @@ export class TransactionCollector {
     return this.pending;
   }
 
-  private record(relationId: number, operation: ChangeOperation, tuples: readonly Tuple[] | undefined): void {
+  private record(
+    relationId: number,
+    operation: ChangeOperation,
+    tuples: readonly Tuple[] | undefined,
+    row?: RowChange,
+  ): void {
     const pending = this.requirePending(operation);
     const relation = this.relations.get(relationId);
     if (!relation) throw new ReplicationProtocolError(`${operation} for unknown relation id ${relationId}`);
     const slot = `${relationId}\u0000${operation}`;
     let entry = pending.get(slot);
     if (!entry) {
-      entry = { schema: relation.schema, table: relation.table, operation, keys: [] };
+      entry = {
+        schema: relation.schema,
+        table: relation.table,
+        operation,
+        keys: [],
+        columns: new ColumnValues(this.maxKeysPerEvent),
+      };
       pending.set(slot, entry);
     }
+    if (row === undefined) entry.columns = undefined;
+    else entry.columns?.add(relation, row);
     if (!entry.keys) return;
     if (!tuples || relation.keyIndexes.length === 0) {
       entry.keys = undefined;
@@ -159,4 +188,80 @@ function extractKey(relation: RelationInfo, tuple: Tuple): Record<string, unknow
     }
   }
   return key;
+}
+
+/** One row's change as pgoutput sends it: the new row, and the old key or (REPLICA IDENTITY FULL) old row. */
+interface RowChange {
+  readonly kind: "insert" | "update" | "delete";
+  readonly oldTuple?: Tuple;
+  readonly newTuple?: Tuple;
+}
+
+type Value = Tuple[number] | undefined;
+
+/**
+ * The distinct values each column had before and after the changes of one event, in
+ * PostgreSQL's text form. A column is known only if every change gave both its old and its new
+ * value: without REPLICA IDENTITY FULL an UPDATE or DELETE sends the old key columns only (an
+ * UPDATE that keeps its key sends no old tuple: the key's old values are its new ones), so the
+ * other columns are unknown and entries constrained on them are dropped for this event.
+ */
+class ColumnValues {
+  readonly #values = new Map<string, Set<string>>();
+  readonly #unknown = new Set<string>();
+
+  constructor(private readonly maxValues: number) {}
+
+  add(relation: RelationInfo, row: RowChange): void {
+    const keys = new Set(relation.keyIndexes);
+    relation.columns.forEach((column, index) => {
+      if (this.#unknown.has(column.name)) return;
+      const sides = this.#sides(relation, row, index, keys.has(index));
+      for (const value of sides) {
+        if (value === undefined || value.kind === "unchanged" || value.kind === "binary") {
+          this.#forget(column.name);
+          return;
+        }
+        // NULL equals nothing: no constraint value can match it.
+        if (value.kind === "null") continue;
+        let set = this.#values.get(column.name);
+        if (set === undefined) {
+          set = new Set();
+          this.#values.set(column.name, set);
+        }
+        set.add(value.text);
+        if (set.size > this.maxValues) {
+          this.#forget(column.name);
+          return;
+        }
+      }
+    });
+  }
+
+  toRecord(): Record<string, readonly string[]> {
+    const out: Record<string, readonly string[]> = {};
+    for (const [column, values] of this.#values) out[column] = [...values];
+    return out;
+  }
+
+  /** The column's old and new values in this change; undefined where pgoutput did not send it. */
+  #sides(relation: RelationInfo, row: RowChange, index: number, isKey: boolean): Value[] {
+    const carriesOld = relation.fullIdentity || isKey;
+    switch (row.kind) {
+      case "insert":
+        return [row.newTuple?.[index]];
+      case "delete":
+        return [carriesOld ? row.oldTuple?.[index] : undefined];
+      case "update": {
+        const newValue = row.newTuple?.[index];
+        if (row.oldTuple !== undefined) return [carriesOld ? row.oldTuple[index] : undefined, newValue];
+        return [isKey ? newValue : undefined, newValue];
+      }
+    }
+  }
+
+  #forget(column: string): void {
+    this.#unknown.add(column);
+    this.#values.delete(column);
+  }
 }

@@ -64,8 +64,27 @@ export class VisibilityRecheck {
   }
 
   private merge(a: ChangeEvent, b: ChangeEvent): ChangeEvent {
-    const { keys: _a, ...base } = a;
-    if (!a.keys || !b.keys || a.keys.length + b.keys.length > this.maxKeysPerEvent) return base;
-    return { ...base, keys: [...a.keys, ...b.keys] };
+    const { keys: _a, columns: _c, ...base } = a;
+    const columns = mergeColumns(a.columns, b.columns, this.maxKeysPerEvent);
+    const withColumns = columns === undefined ? base : { ...base, columns };
+    if (!a.keys || !b.keys || a.keys.length + b.keys.length > this.maxKeysPerEvent) return withColumns;
+    return { ...withColumns, keys: [...a.keys, ...b.keys] };
   }
+}
+
+/** Values of two events on one table: a column is known only if both knew it. */
+function mergeColumns(
+  a: ChangeEvent["columns"],
+  b: ChangeEvent["columns"],
+  maxValues: number,
+): ChangeEvent["columns"] {
+  if (a === undefined || b === undefined) return undefined;
+  const out: Record<string, readonly string[]> = {};
+  for (const column of Object.keys(a)) {
+    const other = b[column];
+    if (other === undefined) continue;
+    const values = [...new Set([...(a[column] ?? []), ...other])];
+    if (values.length <= maxValues) out[column] = values;
+  }
+  return out;
 }
