@@ -85,6 +85,20 @@ SELECT n.nspname AS schema, o.oprname AS name, o.oprcode::oid::text AS function
  WHERE n.nspname <> 'pg_catalog';
 SELECT n.nspname AS schema, EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = n.nspname) AS is_role
   FROM pg_catalog.pg_namespace n;
+-- Columns whose equality is equality of their text form (row constraints): integers, uuid, and
+-- text under a deterministic collation. Key columns first, so a constraint prefers them.
+SELECT a.attrelid::text AS rel, a.attname AS name,
+       CASE WHEN a.atttypid IN (20, 21, 23) THEN 'int' WHEN a.atttypid = 2950 THEN 'uuid' ELSE 'text' END AS family,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
+                WHERE k.conrelid = a.attrelid AND k.contype IN ('p', 'f') AND a.attnum = ANY (k.conkey)) AS is_key
+  FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid AND c.relkind = 'r'
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_catalog.pg_collation coll ON coll.oid = a.attcollation
+ WHERE a.attnum > 0 AND NOT a.attisdropped
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND (a.atttypid IN (20, 21, 23, 2950)
+        OR (a.atttypid IN (25, 1043) AND (coll.oid IS NULL OR coll.collisdeterministic)));
 COMMIT;
 `;
 
@@ -127,6 +141,20 @@ interface OperatorRow {
   name: string;
   function: string;
 }
+interface ColumnRow {
+  readonly rel: string;
+  readonly name: string;
+  readonly family: "int" | "uuid" | "text";
+  readonly is_key: boolean;
+}
+
+/** A column a row constraint may use (see row-constraints.ts). */
+export interface ConstrainableColumn {
+  readonly family: "int" | "uuid" | "text";
+  /** Part of a primary or foreign key: change events carry its values. */
+  readonly isKey: boolean;
+}
+
 interface NamespaceRow {
   schema: string;
   is_role: boolean;
@@ -154,6 +182,7 @@ export class CatalogSnapshot {
   private readonly functionsByName = new Map<string, CatalogFunction[]>();
   private readonly functionsByOid = new Map<string, CatalogFunction>();
   private readonly operatorsByName = new Map<string, string[]>();
+  private readonly columnsByRelation = new Map<string, Map<string, ConstrainableColumn>>();
   /** Names a reload did not find: asking again would not find them in this snapshot either. */
   private readonly confirmedAbsent = new Set<string>();
 
@@ -165,7 +194,16 @@ export class CatalogSnapshot {
     functions: readonly FunctionRow[];
     operators: readonly OperatorRow[];
     namespaces: readonly NamespaceRow[];
+    columns?: readonly ColumnRow[];
   }) {
+    for (const c of rows.columns ?? []) {
+      let columns = this.columnsByRelation.get(c.rel);
+      if (!columns) {
+        columns = new Map();
+        this.columnsByRelation.set(c.rel, columns);
+      }
+      columns.set(c.name, { family: c.family, isKey: c.is_key });
+    }
     this.currentUser = rows.session.current_user;
     this.searchPath = rows.session.search_path;
     this.schemas = new Set(rows.namespaces.map((n) => n.schema));
@@ -216,6 +254,16 @@ export class CatalogSnapshot {
       pushTo(this.functionsByName, nameKey(fn.schema, fn.name), fn);
     }
     for (const o of rows.operators) pushTo(this.operatorsByName, nameKey(o.schema, o.name), o.function);
+  }
+
+  /** A column of an ordinary table that a row constraint may use, or undefined. */
+  constrainableColumn(relation: CatalogRelation, column: string): ConstrainableColumn | undefined {
+    return this.columnsByRelation.get(relation.oid)?.get(column);
+  }
+
+  /** Inheritance children or partitions: rows of the table may be reported under other names. */
+  hasChildren(relation: CatalogRelation): boolean {
+    return (this.childrenOf.get(relation.oid)?.length ?? 0) > 0;
   }
 
   isConfirmedAbsent(what: string): boolean {
@@ -283,5 +331,6 @@ export async function loadCatalogSnapshot(client: pg.Client): Promise<CatalogSna
     functions: rows<FunctionRow>(6),
     operators: rows<OperatorRow>(7),
     namespaces: rows<NamespaceRow>(8),
+    columns: rows<ColumnRow>(9),
   });
 }

@@ -1,3 +1,4 @@
+import type { RowConstraint } from "../engine/statement-analysis.js";
 import type { TableRef } from "../events/table-name.js";
 import type { StatementKind, TransactionControl } from "./statement-facts.js";
 
@@ -12,6 +13,8 @@ export interface StatementDependencies {
    * parent.
    */
   readonly reads: readonly TableRef[];
+  /** Tables of `reads` whose dependency is only the rows where a column has one of some values (row-level invalidation). */
+  readonly rowReads?: readonly RowConstraint[];
   /**
    * Tables written: INSERT/UPDATE/DELETE/MERGE targets (data-modifying CTEs included), COPY FROM,
    * TRUNCATE. A partitioned target counts with its partitions; a write through an updatable view

@@ -1,3 +1,4 @@
+import type { RowConstraint } from "../engine/statement-analysis.js";
 import type { TableRef } from "../events/table-name.js";
 import { classifyBuiltin, type Volatility } from "./builtin-functions.js";
 import type { CatalogFunction, CatalogRelation, CatalogSnapshot } from "./catalog-snapshot.js";
@@ -49,6 +50,8 @@ function tableKey(schema: string, table: string): string {
 class Resolver {
   private readonly reads = new Map<string, TableRef>();
   private readonly writes = new Map<string, TableRef>();
+  /** How many ways each table is read (directly, through a view, as an ancestor): a row constraint needs exactly one. */
+  private readonly readCounts = new Map<string, number>();
   private opaque: string | undefined;
   private sessionDependent: string | undefined;
   /** Names the snapshot does not know; `opaque`: the statement cannot be resolved without them. */
@@ -142,6 +145,7 @@ class Resolver {
   private addTable(target: Map<string, TableRef>, rel: CatalogRelation): void {
     const key = tableKey(rel.schema, rel.name);
     if (!target.has(key)) target.set(key, { schema: rel.schema, table: rel.name });
+    if (target === this.reads) this.readCounts.set(key, (this.readCounts.get(key) ?? 0) + 1);
   }
 
   private readTable(rel: CatalogRelation, descendants: boolean): void {
@@ -297,6 +301,40 @@ class Resolver {
     }
   }
 
+  /**
+   * The row constraints the catalog confirms: the name resolves to an ordinary table without
+   * children, read as itself (not through a view), and the column compares by its text form.
+   * Per table the first constraint on a key column wins, else the first one.
+   */
+  private rowReads(facts: StatementFacts): RowConstraint[] {
+    const chosen = new Map<string, { constraint: RowConstraint; isKey: boolean }>();
+    for (const candidate of facts.rowCandidates ?? []) {
+      const { occurrence } = candidate;
+      const rel = this.findRelation(
+        { schema: occurrence.schema, name: occurrence.name, inh: occurrence.inh },
+        false,
+      );
+      if (!rel || rel.kind !== "r" || rel.temporary || this.snapshot.hasChildren(rel)) continue;
+      const column = this.snapshot.constrainableColumn(rel, candidate.column);
+      if (!column) continue;
+      const key = tableKey(rel.schema, rel.name);
+      // Also read through a view or as a partition's ancestor: those rows are not filtered.
+      if (this.readCounts.get(key) !== 1) continue;
+      const previous = chosen.get(key);
+      if (previous && (previous.isKey || !column.isKey)) continue;
+      chosen.set(key, {
+        constraint: {
+          table: { schema: rel.schema, table: rel.name },
+          column: candidate.column,
+          type: column.family,
+          values: candidate.values,
+        },
+        isKey: column.isKey,
+      });
+    }
+    return [...chosen.values()].map((c) => c.constraint);
+  }
+
   resolve(facts: StatementFacts, final: boolean): Resolution {
     this.opaque = facts.opaque;
     this.sessionDependent = facts.sessionDependent;
@@ -323,10 +361,12 @@ class Resolver {
       this.snapshot.confirmAbsent(u.what);
       if (u.opaque) this.markOpaque(`unknown ${u.what}`);
     }
+    const rowReads = this.opaque === undefined ? this.rowReads(facts) : [];
     return {
       complete: true,
       dependencies: {
         reads: [...this.reads.values()],
+        ...(rowReads.length > 0 ? { rowReads } : {}),
         writes: [...this.writes.values()],
         opaque: this.opaque,
         sessionDependent: this.sessionDependent,

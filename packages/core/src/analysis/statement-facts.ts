@@ -14,6 +14,7 @@ import type {
   TypeCast,
   WithClause,
 } from "@pgsql/types";
+import { type CandidateConstraint, rowConstraintCandidates } from "./row-constraints.js";
 
 /**
  * What one statement says about itself, before the catalog gives its names a meaning: the
@@ -63,6 +64,8 @@ export interface StatementFacts {
   readonly chained: boolean;
   /** The statement changes the schema (DDL, GRANT): whoever ran it should invalidate the catalog. */
   readonly schemaChange: boolean;
+  /** Row constraints of a SELECT, before the catalog says which tables and columns they name. */
+  readonly rowCandidates?: readonly CandidateConstraint[];
 }
 
 type AstObject = Record<string, unknown>;
@@ -390,7 +393,10 @@ export function statementFacts(stmt: unknown): StatementFacts {
       return facts(collector, "utility", { schemaChange: true });
     }
     if (collector.writes.length > 0) collector.markOpaque("data-modifying WITH");
-    return facts(collector, "select");
+    const candidates = rowConstraintCandidates(stmt);
+    return candidates.length > 0
+      ? { ...facts(collector, "select"), rowCandidates: candidates }
+      : facts(collector, "select");
   }
   const dml = DML_KINDS[type];
   if (dml) {
