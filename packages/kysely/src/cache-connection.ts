@@ -1,4 +1,4 @@
-import type { Statement } from "@pgcachewatch/core";
+import type { LoadControl, Statement } from "@pgcachewatch/core";
 import { queryKey } from "@pgcachewatch/core/adapter";
 import type {
   AbortableOperationOptions,
@@ -127,10 +127,16 @@ export class CacheConnection implements DatabaseConnection {
     single: boolean,
     options: AbortableOperationOptions | undefined,
   ): Promise<QueryResult<R>> {
-    const { watch, session } = this.#context;
+    const { watch, session, sessionChanges } = this.#context;
     // A reserved session is shared only when the caller says what it is specific to (a scope);
-    // inside a transaction it never is.
-    const shareable = single || (cacheOptions.scope !== undefined && !watch.inTransaction(this.#real));
+    // inside a transaction, or with a role or search_path of its own, it never is.
+    const real = this.#real;
+    const shareable =
+      single ||
+      (cacheOptions.scope !== undefined &&
+        real !== undefined &&
+        !watch.inTransaction(real) &&
+        !sessionChanges.changed(real));
     // Prefixed: an engine shared with other adapters caches their results in other shapes. The
     // role and search_path of the pool: another pool's same SQL text may return other rows.
     const key =
@@ -154,7 +160,7 @@ export class CacheConnection implements DatabaseConnection {
         // background (its "ignore query" default), so the load completes and fills for the next
         // caller; "cancel query" reaches the pool connection through cancelQuery().
       },
-      () => this.#execute<R>(compiledQuery, options),
+      (_signal, control) => this.#execute<R>(compiledQuery, options, control),
     );
   }
 
@@ -162,13 +168,18 @@ export class CacheConnection implements DatabaseConnection {
   #execute<R>(
     compiledQuery: CompiledQuery,
     options: AbortableOperationOptions | undefined,
+    control?: LoadControl,
   ): Promise<QueryResult<R>> {
-    const run = this.materialize(options).then((real) =>
+    const { sessionChanges, watch } = this.#context;
+    const run = this.materialize(options).then((real) => {
+      if (compiledQuery.query.kind === "RawNode") sessionChanges.observe(real, compiledQuery.sql);
+      // The key says "the pool's role and search_path": a result read with others is not stored.
+      if (control !== undefined && sessionChanges.changed(real)) control.doNotStore();
       // `real.executeQuery` submits synchronously: the transaction state recorded is the one it runs in.
-      this.#context.watch.runStatement(this.#statement(compiledQuery, real), () =>
+      return watch.runStatement(this.#statement(compiledQuery, real), () =>
         real.executeQuery<R>(compiledQuery, options),
-      ),
-    );
+      );
+    });
     this.#running.add(run);
     const forget = () => this.#running.delete(run);
     run.then(forget, forget);

@@ -1,6 +1,7 @@
 import type { CacheWatch } from "@pgcachewatch/core";
 import type { SessionIdentity } from "@pgcachewatch/core/adapter";
 import type { Driver } from "kysely";
+import type { SessionChanges } from "./session-changes.js";
 
 /** The part of the engine the adapter uses. */
 export type CacheWatchApi = Pick<
@@ -19,4 +20,6 @@ export interface CacheContext {
   readonly ttl: number | undefined;
   /** The role and search_path of the driver's connections, read when the driver initialises. */
   session: SessionIdentity | undefined;
+  /** Pool connections whose role or search_path a statement changed. */
+  readonly sessionChanges: SessionChanges;
 }

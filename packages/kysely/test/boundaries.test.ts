@@ -51,6 +51,9 @@ beforeAll(async () => {
     INSERT INTO people VALUES (1, 'ada', 'ada@example.org');
     GRANT SELECT ON people TO "${roles.fullReader}";
     GRANT SELECT (id, name) ON people TO "${roles.limitedReader}";
+    -- The limited role may switch to the full one (SET ROLE) without inheriting its privileges.
+    ALTER ROLE "${roles.limitedReader}" NOINHERIT;
+    GRANT "${roles.fullReader}" TO "${roles.limitedReader}";
 
     CREATE SCHEMA a;
     CREATE SCHEMA b;
@@ -209,6 +212,27 @@ describe("roles: two pools with different credentials and column privileges", ()
     expect(await names(full)).toEqual([{ id: 1, name: "ada" }]);
     // One entry per role.
     expect(watch.stats().loads).toBe(before.loads + 2);
+    expect(watch.stats().hits).toBe(before.hits + 1);
+  });
+});
+
+describe("SET ROLE on a pooled connection", () => {
+  it("a read under the switched role is not stored under the pool's role; after RESET ROLE caching resumes", async () => {
+    // One connection, so every query lands on the session that switched.
+    const db = kysely(new pg.Pool({ connectionString: urlAs(roles.limitedReader), max: 1 }));
+    const everything = () => db.selectFrom("people").selectAll().orderBy("id").$call(cached()).execute();
+    await sql`set role ${sql.id(roles.fullReader)}`.execute(db);
+    const before = watch.stats();
+    expect(await everything()).toEqual([{ id: 1, name: "ada", email: "ada@example.org" }]);
+    expect(await everything()).toHaveLength(1);
+    expect(watch.stats().hits).toBe(before.hits);
+    await sql`reset role`.execute(db);
+    // Back to the pool's role: the email column is refused, not served from the switched read.
+    await expect(everything()).rejects.toThrow(/permission denied/);
+    // A query no other test ran: its hit is this session's own fill.
+    const names = () => db.selectFrom("people").select("name").orderBy("name").$call(cached()).execute();
+    await names();
+    await names();
     expect(watch.stats().hits).toBe(before.hits + 1);
   });
 });
