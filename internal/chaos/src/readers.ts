@@ -14,11 +14,11 @@ export interface ReadPath {
   readAll(): Promise<RowVersion[]>;
 }
 
-function rowsOf(result: pg.QueryResult): RowVersion[] {
+function rowsOf(result: Pick<pg.QueryResult, "rows">): RowVersion[] {
   return result.rows.map((row: { id: number; version: number }) => ({ id: row.id, version: row.version }));
 }
 
-/** Read paths of the core package: `watch.load()` as an adapter uses it, and `cached()`. */
+/** Read paths of the core package: `watch.load()` as an adapter uses it, `cached()`, and raw SQL through `watch.query()`. */
 export function coreReadPaths(watch: CacheWatch, pool: pg.Pool, target: WorkloadTable): ReadPath[] {
   const table = qualified(target);
   const tables = [target];
@@ -42,6 +42,12 @@ export function coreReadPaths(watch: CacheWatch, pool: pg.Pool, target: Workload
       readAll: () => watch.load({ key: "chaos:all", tables }, async () => rowsOf(await pool.query(allSql))),
     },
     { name: "cached()", readRow: (id) => cachedRow(id), readAll: () => cachedAll() },
+    {
+      // Raw SQL with derived dependencies: a row read depends on that row only (row-level invalidation).
+      name: "watch.query()",
+      readRow: async (id) => rowsOf(await watch.query(pool, rowSql, [id])),
+      readAll: async () => rowsOf(await watch.query(pool, allSql)),
+    },
   ];
 }
 

@@ -84,6 +84,8 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   readonly #isolate = (value: unknown): unknown => cloneValue(value);
   readonly #analyzer: StatementAnalyzer;
   #source: ChangeSource | undefined;
+  /** Some entry was stored with an expiry: hits must read the clock. */
+  #expiring = false;
   #state: EngineState = "idle";
   #everReady = false;
   #readyPromise: Promise<void>;
@@ -212,7 +214,8 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       this.#counters.bypassed++;
       return this.#bypass(request, loader);
     }
-    const entry = this.#store.get(key, Date.now());
+    // The clock is read only once some entry can expire (a ttl is in use).
+    const entry = this.#store.get(key, this.#expiring ? Date.now() : 0);
     if (entry !== undefined) {
       this.#counters.hits++;
       // A cached read inside another load: the outer result depends on what this one read.
@@ -442,6 +445,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       this.#counters.fillsTooLarge++;
       return;
     }
+    if (ttl > 0) this.#expiring = true;
     this.#store.set(key, {
       value: measured.copy,
       bytes,
