@@ -172,12 +172,24 @@ export class CacheConnection implements DatabaseConnection {
   ): Promise<QueryResult<R>> {
     const { sessionChanges, watch } = this.#context;
     const run = this.materialize(options).then((real) => {
-      if (compiledQuery.query.kind === "RawNode") sessionChanges.observe(real, compiledQuery.sql);
       // The key says "the pool's role and search_path": a result read with others is not stored.
       if (control !== undefined && sessionChanges.changed(real)) control.doNotStore();
       // `real.executeQuery` submits synchronously: the transaction state recorded is the one it runs in.
-      return watch.runStatement(this.#statement(compiledQuery, real), () =>
+      const sent = watch.runStatement(this.#statement(compiledQuery, real), () =>
         real.executeQuery<R>(compiledQuery, options),
+      );
+      if (compiledQuery.query.kind !== "RawNode" || !sessionChanges.mayChange(real, compiledQuery.sql))
+        return sent;
+      const refresh = () => sessionChanges.refresh(real, this.#context.session);
+      return sent.then(
+        async (result) => {
+          await refresh();
+          return result;
+        },
+        async (error: unknown) => {
+          await refresh();
+          throw error;
+        },
       );
     });
     this.#running.add(run);
@@ -187,7 +199,7 @@ export class CacheConnection implements DatabaseConnection {
   }
 
   #statement(compiledQuery: CompiledQuery, real: DatabaseConnection): Statement {
-    const searchPath = this.#context.session?.searchPath;
+    const searchPath = this.#context.sessionChanges.searchPath(real) ?? this.#context.session?.searchPath;
     return {
       sql: compiledQuery.sql,
       params: compiledQuery.parameters,

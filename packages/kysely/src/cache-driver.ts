@@ -60,6 +60,7 @@ export class CacheDriver implements Driver {
     } finally {
       // The transaction's writes become visible (or, for a failed COMMIT, vanish): invalidate now.
       this.#context.watch.endTransaction(real);
+      await this.#afterTransaction(real);
     }
   }
 
@@ -69,7 +70,14 @@ export class CacheDriver implements Driver {
       await this.#driver.rollbackTransaction(real);
     } finally {
       this.#context.watch.endTransaction(real);
+      await this.#afterTransaction(real);
     }
+  }
+
+  /** A `SET LOCAL ROLE` / `SET LOCAL search_path` ends with its transaction. */
+  async #afterTransaction(real: DatabaseConnection): Promise<void> {
+    const { sessionChanges, session } = this.#context;
+    if (sessionChanges.changed(real)) await sessionChanges.refresh(real, session);
   }
 
   async savepoint(

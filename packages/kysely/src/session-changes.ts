@@ -1,46 +1,51 @@
-import type { DatabaseConnection } from "kysely";
+import { SESSION_IDENTITY_SQL, type SessionIdentity, sessionIdentity } from "@pgcachewatch/core/adapter";
+import { CompiledQuery, type DatabaseConnection } from "kysely";
 
-/** What a session statement changed of the two settings that are part of every key. */
-type IdentitySetting = "role" | "search_path";
-
-const SET = /^\s*set\s+(?:session\s+|local\s+)?(role|search_path|session\s+authorization)\b/i;
-const RESET = /^\s*reset\s+(role|search_path|session\s+authorization|all)\b/i;
-const DISCARD_ALL = /^\s*discard\s+all\b/i;
-const SET_CONFIG = /\bset_config\s*\(\s*'(role|search_path)'/i;
+/** Statements that may change a session's role or search_path (`SET LOCAL` too: until the transaction ends). */
+const IDENTITY_CHANGE =
+  /^\s*(?:(?:set|reset)\s+(?:session\s+|local\s+)?(?:role|search_path|session\s+authorization|all)\b|discard\s+all\b)|\bset_config\s*\(\s*'(?:role|search_path)'/i;
+/** Statements that end a transaction: a `SET LOCAL` made inside it is undone. */
+const TRANSACTION_END = /^\s*(?:commit|rollback|end|abort)\b/i;
 
 /**
- * Pool connections whose role or search_path a statement changed (`SET ROLE`, `SET search_path`,
- * `set_config('search_path', ...)`): until it is reset, a read on such a connection is not stored
- * under the pool's identity, where every other request would get it. Such a change outlives the
- * request that made it (the connection goes back to the pool with it).
+ * Pool connections whose role or search_path differ from their pool's: a statement changed them
+ * (`SET ROLE`, `SET search_path`, `set_config('search_path', ...)`), and such a change outlives
+ * the request that made it (the connection goes back to the pool with it). Every key names the
+ * pool's identity, so a read on such a connection is not stored (and a reserved one reads no
+ * entry); its statements are analysed with the search_path it really has. After a statement that
+ * may have changed it, the connection's identity is read again (one query, only then).
  */
 export class SessionChanges {
-  readonly #changed = new WeakMap<DatabaseConnection, Set<IdentitySetting>>();
+  readonly #identities = new WeakMap<DatabaseConnection, SessionIdentity | undefined>();
 
-  /** Note what a raw statement does to its connection's identity. */
-  observe(connection: DatabaseConnection, sql: string): void {
-    const set = SET.exec(sql)?.[1] ?? SET_CONFIG.exec(sql)?.[1];
-    if (set !== undefined) {
-      const settings = this.#changed.get(connection) ?? new Set<IdentitySetting>();
-      settings.add(setting(set));
-      this.#changed.set(connection, settings);
-      return;
+  /** Whether `sql`, run on `connection`, may have changed its identity (then call {@link refresh}). */
+  mayChange(connection: DatabaseConnection, sql: string): boolean {
+    return IDENTITY_CHANGE.test(sql) || (this.#identities.has(connection) && TRANSACTION_END.test(sql));
+  }
+
+  /** Read `connection`'s identity again; the pool's identity means it is back to normal. */
+  async refresh(connection: DatabaseConnection, pool: SessionIdentity | undefined): Promise<void> {
+    let identity: SessionIdentity | undefined;
+    try {
+      const { rows } = await connection.executeQuery<{ role: string; search_path: string }>(
+        CompiledQuery.raw(SESSION_IDENTITY_SQL),
+      );
+      identity = rows[0] === undefined ? undefined : sessionIdentity(rows[0]);
+    } catch {
+      // An aborted transaction refuses every query: the identity is unknown until it ends.
+      identity = undefined;
     }
-    const reset = RESET.exec(sql)?.[1];
-    if (reset === undefined && !DISCARD_ALL.test(sql)) return;
-    const settings = this.#changed.get(connection);
-    if (settings === undefined) return;
-    if (reset === undefined || reset.toLowerCase() === "all") settings.clear();
-    else settings.delete(setting(reset));
-    if (settings.size === 0) this.#changed.delete(connection);
+    if (identity !== undefined && identity.key === pool?.key) this.#identities.delete(connection);
+    else this.#identities.set(connection, identity);
   }
 
-  /** Whether `connection` runs with another role or search_path than its pool's. */
+  /** Whether `connection` runs with another role or search_path than its pool's (or an unknown one). */
   changed(connection: DatabaseConnection): boolean {
-    return this.#changed.has(connection);
+    return this.#identities.has(connection);
   }
-}
 
-function setting(name: string): IdentitySetting {
-  return name.toLowerCase() === "search_path" ? "search_path" : "role";
+  /** The search_path `connection` really has, when it differs from its pool's and is known. */
+  searchPath(connection: DatabaseConnection): string | undefined {
+    return this.#identities.get(connection)?.searchPath;
+  }
 }

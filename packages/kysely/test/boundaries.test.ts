@@ -4,7 +4,7 @@ import { Kysely, PostgresDialect, type PostgresPool, sql } from "kysely";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cached, type PgCacheWatchPlugin, pgCacheWatch } from "../src/index.js";
-import { changeOf } from "./support/wait.js";
+import { changeOf, nextEvent } from "./support/wait.js";
 
 // No cached result crosses a boundary: one shared client in a transaction, tenants under
 // row-level security, roles with different column privileges, pools with different search_paths.
@@ -273,5 +273,32 @@ describe("search_path: two pools, the same SQL text, same-named tables a.items a
     expect(await items(inB)).toEqual([{ id: 1, label: "changed in b" }]);
     expect(await items(inA)).toEqual([{ id: 1, label: "changed in a" }]);
     expect(watch.stats().loads).toBe(before.loads + 4);
+  });
+});
+
+describe("SET search_path on a pooled connection", () => {
+  it("its reads are not stored, its writes invalidate the table they really write, RESET restores caching", async () => {
+    const inB = kysely(new pg.Pool({ connectionString: database.url, options: "-c search_path=b", max: 1 }));
+    // One connection, starting in schema a.
+    const db = kysely(new pg.Pool({ connectionString: database.url, options: "-c search_path=a", max: 1 }));
+    // A text no other test ran: no entry of the pool's identity exists for it yet.
+    const labels = (k: Kysely<BoundaryDatabase>) =>
+      k.selectFrom("items").select("label").orderBy("label").$call(cached()).execute();
+    const inSchemaB = await labels(inB);
+    await sql`set search_path to b`.execute(db);
+    const before = watch.stats();
+    expect(await labels(db)).toEqual(inSchemaB);
+    expect(await labels(db)).toEqual(inSchemaB);
+    expect(watch.stats().hits).toBe(before.hits);
+
+    const invalidated = nextEvent(watch, "invalidate", (info) => info.reason === "mutation");
+    await db.updateTable("items").set({ label: "written through b" }).execute();
+    expect((await invalidated)[0].tables).toEqual(["b.items"]);
+    expect(await labels(inB)).toEqual([{ label: "written through b" }]);
+
+    await sql`reset search_path`.execute(db);
+    expect(await labels(db)).toEqual((await writer.query("SELECT label FROM a.items ORDER BY label")).rows);
+    await labels(db);
+    expect(watch.stats().hits).toBe(before.hits + 1);
   });
 });
