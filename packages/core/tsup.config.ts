@@ -8,8 +8,12 @@ export default defineConfig([
       triggers: "src/triggers/index.ts",
       wal: "src/sources/wal/index.ts",
       compat: "src/compat.ts",
+      observability: "src/observability/index.ts",
     },
     format: ["esm", "cjs"],
+    // Shared code (errors, the engine) in shared chunks for CJS too: one PgCacheWatchError class
+    // for both entry points, so `instanceof` holds across them.
+    splitting: true,
     dts: true,
     sourcemap: true,
     // Both builds write to dist at once: this one must not wipe the CLI's output.

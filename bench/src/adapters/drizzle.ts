@@ -47,6 +47,45 @@ export function drizzleBuilderPair(url: string, watch: CacheWatch): AdapterPair 
   };
 }
 
+/**
+ * Drizzle rendering the same builder to SQL (`toSQL()`), with no cache and no database: the floor
+ * a `$cached()` hit cannot go under, so the cost that is ours is the difference to that row.
+ */
+export function drizzleQueryBuildingPair(url: string, watch: CacheWatch): AdapterPair {
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const plain = drizzle({ client: pool });
+  const withCache = drizzle({ client: pool, cache: pgCacheWatchCache(watch) });
+  let built = 0;
+  return {
+    name: "Drizzle query building alone (toSQL)",
+    uncached: (category) => select(plain, category).execute(),
+    cached: (category) => {
+      select(withCache, category).toSQL();
+      built++;
+      return Promise.resolve();
+    },
+    hits: () => built,
+    close: () => pool.end(),
+  };
+}
+
+/** A prepared statement's `$cached(values)`: SQL text and result shape fixed, only the values are keyed. */
+export function drizzlePreparedCachedPair(url: string, watch: CacheWatch): AdapterPair {
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const plain = selectPlaceholder(drizzle({ client: pool })).prepare("bench_items_plain_2");
+  const cached = selectPlaceholder(drizzle({ client: pool, cache: pgCacheWatchCache(watch) })).prepare(
+    "bench_items_prepared_cached",
+  );
+  return {
+    name: "Drizzle prepared .$cached(values)",
+    target: 20,
+    uncached: (category) => plain.execute({ category }),
+    cached: (category) => cached.$cached({ category }),
+    hits: () => watch.stats().hits,
+    close: () => pool.end(),
+  };
+}
+
 /** A prepared statement with `$withCache()` (served by the engine) vs the same prepared statement uncached. */
 export function drizzlePreparedPair(url: string, watch: CacheWatch): AdapterPair {
   const pool = new pg.Pool({ connectionString: url, max: 2 });

@@ -1,12 +1,20 @@
 import { type CacheWatch, createCacheWatch } from "@pgcachewatch/core";
 import type { HitCostVariant } from "../scenarios/hit-cost.js";
-import { drizzleBuilderPair, drizzleBuiltInPair, drizzlePreparedPair } from "./drizzle.js";
+import {
+  drizzleBuilderPair,
+  drizzleBuiltInPair,
+  drizzlePreparedCachedPair,
+  drizzlePreparedPair,
+  drizzleQueryBuildingPair,
+} from "./drizzle.js";
 import { kyselyCompilePair, kyselyPair } from "./kysely.js";
 import { prismaPair } from "./prisma.js";
 import { type AdapterPair, measurePair } from "./run-pair.js";
 
 const PAIRS: ((url: string, watch: CacheWatch) => AdapterPair | Promise<AdapterPair>)[] = [
   drizzleBuilderPair,
+  drizzleQueryBuildingPair,
+  drizzlePreparedCachedPair,
   drizzlePreparedPair,
   drizzleBuiltInPair,
   kyselyPair,

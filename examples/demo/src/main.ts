@@ -13,9 +13,13 @@ if (flags.help) {
   console.log(`pnpm demo [--serve]
 
 A narrated tour of the example apps on a throwaway PostgreSQL (embedded, or a new database on the
-server in DATABASE_URL, dropped afterwards). --serve keeps the apps running and prints their URLs.`);
+server in DATABASE_URL, dropped afterwards). --serve keeps the apps running and prints their URLs,
+and mounts the inspector page (live charts of each app's cache) at /inspector on each of them.`);
   process.exit(0);
 }
+
+/** Where --serve mounts the inspector on each app. */
+const INSPECTOR_PATH = "/inspector";
 
 // No step should take more than a few seconds: a tour that hangs is a failure, not a wait.
 const WATCHDOG_MS = 120_000;
@@ -53,7 +57,7 @@ const watchdog = setTimeout(() => {
 }, WATCHDOG_MS);
 
 try {
-  tour = await runTour();
+  tour = await runTour(flags.serve ? { inspector: INSPECTOR_PATH } : {});
 } catch (error) {
   console.error(red(`the demo could not run: ${error instanceof Error ? error.stack : String(error)}`));
   await stop(1);
@@ -68,3 +72,5 @@ console.log(bold("Serving (Ctrl-C to stop):"));
 for (const r of tour!.running) console.log(`   ${r.stepId.padEnd(10)} curl '${r.url}${r.step.path}'`);
 console.log(`   change data as another service would:  psql '${tour!.database.url}'`);
 console.log(dim("      e.g. UPDATE users SET name = 'Countess of Lovelace' WHERE id = 1;  then curl again"));
+console.log(bold("Inspector pages (open in a browser; they update every second):"));
+for (const r of tour!.running) if (r.inspectorUrl) console.log(`   ${r.stepId.padEnd(10)} ${r.inspectorUrl}`);

@@ -11,6 +11,8 @@ export interface TourOptions {
   databaseUrl?: string | undefined;
   steps?: readonly TourStep[];
   write?: Write;
+  /** Mount the inspector page on every app at this path (e.g. "/inspector"). */
+  inspector?: string;
 }
 
 export interface Tour {
@@ -18,7 +20,12 @@ export interface Tour {
   /** Every runnable step showed a miss, a hit, an invalidation and a fresh read. */
   readonly ok: boolean;
   /** The apps, still listening. */
-  readonly running: readonly (ExampleApp & { url: string; stepId: string; step: TourStep })[];
+  readonly running: readonly (ExampleApp & {
+    url: string;
+    inspectorUrl?: string;
+    stepId: string;
+    step: TourStep;
+  })[];
   readonly database: DemoDatabase;
   /** Close the apps, drop the demo database, stop the server if the tour started it. Idempotent. */
   close(): Promise<void>;
@@ -31,7 +38,7 @@ export async function runTour(options: TourOptions = {}): Promise<Tour> {
   write(bold("PGCacheWatch demo") + dim(": query results cached in your process, dropped at COMMIT"));
   write("");
   const database = await openDemoDatabase(options.databaseUrl);
-  const running: (ExampleApp & { url: string; stepId: string; step: TourStep })[] = [];
+  const running: (ExampleApp & { url: string; inspectorUrl?: string; stepId: string; step: TourStep })[] = [];
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
@@ -57,7 +64,15 @@ export async function runTour(options: TourOptions = {}): Promise<Tour> {
     await writer.connect();
     try {
       for (const [i, step] of steps.entries()) {
-        const outcome = await runStep(step, i + 1, steps.length, database.url, writer, write);
+        const outcome = await runStep(
+          step,
+          i + 1,
+          steps.length,
+          database.url,
+          writer,
+          write,
+          options.inspector,
+        );
         results.push(outcome.result);
         if (outcome.running) running.push({ ...outcome.running, stepId: step.id, step });
       }

@@ -29,9 +29,9 @@ export const STEPS: readonly TourStep[] = [
     id: "cached()",
     title: "cached() + Greedy strategy, raw pg (the original example)",
     example: "examples/raw-pg",
-    async start(databaseUrl) {
+    async start(databaseUrl, options) {
       const { buildApp } = await import("@pgcachewatch/example-raw-pg");
-      return buildApp({ databaseUrl });
+      return buildApp({ databaseUrl, ...options });
     },
     path: "/data?user_id=1",
     warmupPath: "/data?user_id=2",
@@ -43,9 +43,9 @@ export const STEPS: readonly TourStep[] = [
     id: "drizzle",
     title: "Drizzle: $cached() on a select with a join",
     example: "examples/drizzle",
-    async start(databaseUrl) {
+    async start(databaseUrl, options) {
       const { buildApp } = await import("@pgcachewatch/example-drizzle");
-      return buildApp({ databaseUrl });
+      return buildApp({ databaseUrl, ...options });
     },
     path: "/posts/2",
     warmupPath: "/posts/1",
@@ -65,9 +65,9 @@ export const STEPS: readonly TourStep[] = [
         ? `generated the Prisma client (first run only, ${ms(performance.now() - started)})`
         : undefined;
     },
-    async start(databaseUrl) {
+    async start(databaseUrl, options) {
       const { buildApp } = await import("@pgcachewatch/example-prisma");
-      return buildApp({ databaseUrl });
+      return buildApp({ databaseUrl, ...options });
     },
     path: "/users/3",
     warmupPath: "/users/2",
@@ -80,9 +80,9 @@ export const STEPS: readonly TourStep[] = [
     id: "kysely",
     title: "Kysely: cached() on a select with a join",
     example: "examples/kysely",
-    async start(databaseUrl) {
+    async start(databaseUrl, options) {
       const { buildApp } = await import("@pgcachewatch/example-kysely");
-      return buildApp({ databaseUrl });
+      return buildApp({ databaseUrl, ...options });
     },
     path: "/posts/1/comments",
     warmupPath: "/posts/2/comments",

@@ -22,8 +22,8 @@ export interface TourStep {
   unavailable?: string;
   /** Work before the app can be built (e.g. generating a client); returns a note for the narration. */
   prepare?(): Promise<string | undefined>;
-  /** Build the app on the demo database (not yet listening). */
-  start(databaseUrl: string): Promise<ExampleApp>;
+  /** Build the app on the demo database (not yet listening); `inspector`: mount the inspector page there. */
+  start(databaseUrl: string, options: { inspector?: string }): Promise<ExampleApp>;
   /** The request, e.g. "/posts/1". */
   path: string;
   /** A request for other data, sent first so the pool's connection is open when the miss is timed. */
@@ -56,7 +56,7 @@ export interface StepResult {
 export interface RunningStep {
   result: StepResult;
   /** The app, still listening (closed by the caller). */
-  running?: ExampleApp & { url: string };
+  running?: ExampleApp & { url: string; inspectorUrl?: string };
 }
 
 const HIT_SAMPLES = 10;
@@ -80,6 +80,7 @@ export async function runStep(
   databaseUrl: string,
   writer: pg.Client,
   write: Write,
+  inspector?: string,
 ): Promise<RunningStep> {
   write("");
   write(heading(`${index}/${total} ${step.title}`));
@@ -88,14 +89,14 @@ export async function runStep(
     write(`   ${yellow("not yet available:")} ${step.unavailable}`);
     return { result: { ...base, status: "unavailable", reason: step.unavailable } };
   }
-  let running: (ExampleApp & { url: string }) | undefined;
+  let running: (ExampleApp & { url: string; inspectorUrl?: string }) | undefined;
   try {
     const note = await step.prepare?.();
     if (note) write(dim(`   ${note}`));
-    const example = await step.start(databaseUrl);
+    const example = await step.start(databaseUrl, inspector === undefined ? {} : { inspector });
     const timings = timeRequests(example.app);
     const url = await example.app.listen({ host: "127.0.0.1", port: 0 });
-    running = { ...example, url };
+    running = { ...example, url, ...(inspector === undefined ? {} : { inspectorUrl: `${url}${inspector}` }) };
     write(dim(`   ${step.example} on ${url}`));
     const get = async (): Promise<Timed> => {
       const before = example.watch.stats();

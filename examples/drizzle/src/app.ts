@@ -1,4 +1,5 @@
 import { type CacheWatch, createCacheWatch } from "@pgcachewatch/core";
+import { createInspector } from "@pgcachewatch/core/observability";
 import { pgCacheWatchCache } from "@pgcachewatch/drizzle";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
@@ -10,13 +11,18 @@ export interface AppOptions {
   databaseUrl: string;
   logger?: boolean;
   /**
+   * Mount the inspector page (live charts of the cache) at this path, e.g. "/inspector". Off by
+   * default. It shows query shapes and table names: in a real app, mount it behind your own auth.
+   */
+  inspector?: string;
+  /**
    * Serve reads through the cache (default true). `false` sends every read to PostgreSQL, for
    * comparing the same app with and without the cache (the benchmark's HTTP scenario does).
    */
   cache?: boolean;
 }
 
-export function buildApp({ databaseUrl, logger = false, cache = true }: AppOptions): {
+export function buildApp({ databaseUrl, logger = false, cache = true, inspector }: AppOptions): {
   app: FastifyInstance;
   watch: CacheWatch;
 } {
@@ -73,6 +79,16 @@ export function buildApp({ databaseUrl, logger = false, cache = true }: AppOptio
       return reply.code(204).send();
     },
   );
+
+  if (inspector !== undefined) {
+    // The inspector is a plain (req, res) handler: Fastify hands it the raw request and response.
+    const handler = createInspector(watch, { title: "Drizzle example" });
+    app.get(inspector, (request, reply) => {
+      reply.hijack();
+      handler(request.raw, reply.raw);
+    });
+    app.addHook("onClose", async () => handler.close());
+  }
 
   return { app, watch };
 }

@@ -1,10 +1,16 @@
 import { type CacheWatch, cached, Greedy, PGEventQueue } from "@pgcachewatch/core";
+import { createInspector } from "@pgcachewatch/core/observability";
 import Fastify, { type FastifyInstance } from "fastify";
 import pg from "pg";
 
 export interface AppOptions {
   databaseUrl: string;
   logger?: boolean;
+  /**
+   * Mount the inspector page (live charts of the cache) at this path, e.g. "/inspector". Off by
+   * default. It shows query shapes and table names: in a real app, mount it behind your own auth.
+   */
+  inspector?: string;
 }
 
 export interface User {
@@ -13,7 +19,7 @@ export interface User {
   email: string;
 }
 
-export function buildApp({ databaseUrl, logger = false }: AppOptions): {
+export function buildApp({ databaseUrl, logger = false, inspector }: AppOptions): {
   app: FastifyInstance;
   watch: CacheWatch;
 } {
@@ -68,6 +74,16 @@ export function buildApp({ databaseUrl, logger = false }: AppOptions): {
       return user;
     },
   );
+
+  if (inspector !== undefined) {
+    // The inspector is a plain (req, res) handler: Fastify hands it the raw request and response.
+    const handler = createInspector(listener, { title: "raw pg example (cached())" });
+    app.get(inspector, (request, reply) => {
+      reply.hijack();
+      handler(request.raw, reply.raw);
+    });
+    app.addHook("onClose", async () => handler.close());
+  }
 
   return { app, watch: listener };
 }

@@ -199,7 +199,7 @@ describe("hostile results", () => {
     process.on("unhandledRejection", onUnhandled);
     onTestFinished(() => void process.off("unhandledRejection", onUnhandled));
     const load = async () =>
-      (await pool.query("SELECT (repeat('[', 300) || repeat(']', 300))::jsonb AS doc")).rows[0] as {
+      (await pool.query("SELECT (repeat('[', 1500) || repeat(']', 1500))::jsonb AS doc")).rows[0] as {
         doc: unknown;
       };
     const callers = [1, 2, 3].map(() => within(watch.load({ key: "deep", tables: [items] }, load), 5_000));
@@ -210,7 +210,7 @@ describe("hostile results", () => {
     expect(watch.stats()).toMatchObject({ entries: 0, loads: 1, fillsTooLarge: 1 });
   });
 
-  it("a cyclic result reaches every concurrent caller and is not cached", async () => {
+  it("a cyclic result reaches every concurrent caller, and is cached with its cycle reproduced", async () => {
     const watch = await startedWatch({ source: "none" });
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
@@ -228,7 +228,11 @@ describe("hostile results", () => {
     expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "fulfilled"]);
     await new Promise((r) => setTimeout(r, 50));
     expect(unhandled).toEqual([]);
-    expect(watch.stats().entries).toBe(0);
+    // The copier keeps an identity map: a cycle is copied as a cycle, not expanded.
+    expect(watch.stats().entries).toBe(1);
+    const hit = (await watch.load({ key: "cyclic", tables: ["t"] }, load)) as { self?: unknown };
+    expect(hit).not.toBe(cyclic);
+    expect(hit.self).toBe(hit);
   });
 });
 

@@ -8,6 +8,12 @@ export {
 } from "./cached/cached.js";
 export { stableKey } from "./cached/stable-key.js";
 export {
+  type ConnectionStringForm,
+  connectionStringForm,
+  redactConnectionString,
+  toClientConfig,
+} from "./connection-string.js";
+export {
   CacheWatch,
   type CacheWatchEvents,
   createCacheWatch,
@@ -19,14 +25,24 @@ export {
   type Statement,
   type UncachedInfo,
 } from "./engine/cache-watch.js";
+export type {
+  BypassReason,
+  CacheObserver,
+  LoadObservation,
+  LoadOutcome,
+  LoadResult,
+} from "./engine/observer.js";
 export type { CacheWatchOptions } from "./engine/options.js";
 export type { AnalysisContext, StatementAnalysis, StatementAnalyzer } from "./engine/statement-analysis.js";
 export type { CacheWatchStats } from "./engine/stats.js";
 export {
   EngineStoppedError,
+  EventSecretMismatchError,
+  InvalidConnectionStringError,
   InvalidOptionError,
   InvalidSqlTextError,
   InvalidTableNameError,
+  ListenerNeedsSessionError,
   LoadAbortedError,
   LoadTimeoutError,
   PgCacheWatchError,
@@ -41,6 +57,7 @@ export {
   type PayloadProblem,
   parseNotifyPayload,
 } from "./events/notify-payload.js";
+export { sealPayload, verifyEnvelope } from "./events/signed-payload.js";
 export {
   DEFAULT_SCHEMA,
   formatTable,
@@ -56,8 +73,14 @@ export type { ChangeSource, ChangeSourceHandlers } from "./sources/change-source
 export { NotifySource, type NotifySourceOptions } from "./sources/notify-source.js";
 export { quoteIdentifier } from "./sources/quote-identifier.js";
 export * from "./sources/wal/index.js";
-export type { CacheStore, StoreEntry } from "./store/cache-store.js";
-export { cloneValue } from "./store/clone.js";
+export type { CacheStore, StoreEntry, TagUsage } from "./store/cache-store.js";
+export {
+  cloneAndMeasure,
+  cloneValue,
+  type DeepReadonly,
+  freezeAndMeasure,
+  type IsolationMode,
+} from "./store/clone.js";
 export { MemoryStore, type MemoryStoreOptions } from "./store/memory-store.js";
 export { Greedy, type GreedyOptions } from "./strategies/greedy.js";
 export type { Strategy } from "./strategies/strategy.js";
@@ -66,6 +89,7 @@ export { Windowed, type WindowedOptions } from "./strategies/windowed.js";
 export {
   DEFAULT_CHANNEL,
   type EnsureTriggersResult,
+  EventSecretUnavailableError,
   ensureTriggers,
   INSTALL_REVISION,
   type InstallTriggersOptions,
@@ -74,6 +98,7 @@ export {
   installTriggers,
   listWatchableTables,
   NotATableError,
+  readEventSecret,
   type SqlTextOptions,
   TRIGGER_NAME,
   TRIGGER_SCHEMA,

@@ -124,6 +124,25 @@ describe("watch.query: raw SQL with no tables named", () => {
     }
   });
 
+  it("an adapter's load whose statement writes is neither shared by concurrent callers nor stored", async () => {
+    let runs = 0;
+    const load = () =>
+      watch.load(
+        { key: "writing-load", statement: "INSERT INTO flags VALUES (99, true) ON CONFLICT DO NOTHING" },
+        async () => ++runs,
+      );
+    await Promise.all([load(), load(), load()]);
+    expect(runs).toBe(3);
+    let reads = 0;
+    const read = () =>
+      watch.load(
+        { key: "reading-load", statement: "SELECT 1 FROM flags", tables: ["flags"] },
+        async () => ++reads,
+      );
+    await Promise.all([read(), read(), read()]);
+    expect(reads).toBe(1);
+  });
+
   it("two identical concurrent writes both run (writes are never single-flighted)", async () => {
     await writer.query("CREATE TABLE counter (n int)");
     await writer.query("INSERT INTO counter VALUES (0)");

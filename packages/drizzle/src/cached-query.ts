@@ -1,12 +1,10 @@
-import type { TableInput } from "@pgcachewatch/core";
+import type { CacheWatch, TableInput } from "@pgcachewatch/core";
+import { queryKey } from "@pgcachewatch/core/adapter";
 import type { SQL } from "drizzle-orm";
 import type { PgDialect } from "drizzle-orm/pg-core";
-import { selectionShape } from "./drizzle-internals.js";
+import { connectionOf, hasWritingCte, relationalShape, selectionShape } from "./drizzle-internals.js";
 import { CacheNotConfiguredError } from "./errors.js";
 import { cacheOfSession } from "./pg-cache-watch-cache.js";
-import { queryKey } from "./query-key.js";
-import type { TableDerivation } from "./table-derivation.js";
-import { transactionOf } from "./transaction-scope.js";
 
 /** Options of `$cached()`. */
 export interface CachedQueryOptions {
@@ -15,106 +13,140 @@ export interface CachedQueryOptions {
   /** Tags to invalidate this entry by, with `watch.invalidate({ tags })` or `db.$cache.invalidate({ tags })`. */
   readonly tag?: string | readonly string[];
   /**
-   * Tables the query depends on beyond those derived from it. Needed for queries with raw SQL text
-   * naming tables (`sql\`(select count(*) from orders)\``): without it such a query is not cached.
+   * Tables the result depends on beyond those of the statement that ran. The statement's own tables
+   * are found by PostgreSQL's parser and catalog; name tables here only for a statement that is
+   * opaque to them (a user function that reads a table, a materialized view): it is then cached,
+   * and invalidated by writes to these tables.
    */
   readonly tables?: readonly TableInput[];
+  /**
+   * What the result is specific to beyond the query: a tenant id, a role name. Part of the key. A
+   * query whose result depends on the session (row-level security, `current_user`,
+   * `current_setting()`) is cached only with a scope.
+   */
+  readonly scope?: string;
   /** Abort waiting for the result (other callers of the same load are unaffected). */
   readonly signal?: AbortSignal;
 }
 
+/** The parts of a Drizzle session `$cached()` uses: its cache and the client it sends statements on. */
+interface SessionInternals {
+  readonly client?: unknown;
+}
+
 /** The parts of a select builder `$cached()` uses (Drizzle marks most of them internal). */
-interface SelectBuilderInternals {
-  readonly session: object | undefined;
+export interface SelectBuilderInternals {
+  readonly session: SessionInternals | undefined;
   readonly dialect: PgDialect;
-  readonly config: { readonly fields: Record<string, unknown> };
+  readonly config: {
+    readonly fields: Record<string, unknown>;
+    readonly withList?: readonly { readonly _: { readonly sql: SQL } }[];
+  };
   cacheConfig: unknown;
   getSQL(): SQL;
   execute(): Promise<unknown>;
 }
 
-interface RelationSelection {
+export interface RelationSelection {
   readonly tsKey: string;
   readonly selection?: readonly RelationSelection[];
 }
 
 /** The parts of a relational query (`db.query.x.findMany()`) `$cached()` uses. */
-interface RelationalQueryInternals {
-  readonly session: object | undefined;
+export interface RelationalQueryInternals {
+  readonly session: SessionInternals | undefined;
   readonly dialect: PgDialect;
   readonly mode: "many" | "first";
   _getQuery(): { sql: SQL; selection: readonly RelationSelection[] };
   execute(): Promise<unknown>;
 }
 
-/** Tables to load with: the derivation joined with the user's, or undefined when they cannot be known. */
-export function tablesForLoad(
-  derivation: TableDerivation,
-  extra: readonly TableInput[] | undefined,
-): readonly TableInput[] | undefined {
-  // A statement that writes (a data-modifying CTE, raw INSERT text) is never served from a cache.
-  if (derivation.writes) return undefined;
-  if (!derivation.known) return extra;
-  return extra === undefined ? derivation.tables : [...derivation.tables, ...extra];
+/** What a cached read needs once its key is built. */
+interface CachedRead {
+  readonly session: SessionInternals | undefined;
+  readonly key: string | undefined;
+  readonly sql: string;
+  readonly run: () => Promise<unknown>;
 }
 
-function tagsOf(options: CachedQueryOptions): readonly string[] | undefined {
-  if (options.tag === undefined) return undefined;
-  return typeof options.tag === "string" ? [options.tag] : options.tag;
-}
-
-export function cachedSelect(
-  builder: SelectBuilderInternals,
-  options: CachedQueryOptions = {},
-): Promise<unknown> {
-  const cache = cacheOfSession(builder.session);
+/** One cached read through the engine: the session's cache, the connection's transaction state, the options. */
+export function loadCached(read: CachedRead, options: CachedQueryOptions | undefined): Promise<unknown> {
+  const cache = cacheOfSession(read.session);
   if (!cache) return Promise.reject(new CacheNotConfiguredError());
-  const { watch } = cache;
-  const sql = builder.getSQL();
-  const query = builder.dialect.sqlToQuery(sql);
-  const tables = tablesForLoad(cache.derivations.derive(query.sql, sql), options.tables);
-  const shape = selectionShape(builder.config.fields);
+  return loadWith(cache.watch, read, connectionOf(read.session?.client), options);
+}
+
+export function loadWith(
+  watch: CacheWatch,
+  read: Omit<CachedRead, "session">,
+  connection: object | undefined,
+  options: CachedQueryOptions | undefined,
+): Promise<unknown> {
+  const tables = options?.tables;
   return watch.load(
     {
-      // Unknown tables: not cached (no key), rather than a load whose result is dropped.
-      key: tables === undefined ? undefined : queryKey("select", shape, query.sql, query.params),
+      key: tables === undefined ? read.key : withDeclaredTables(read.key, tables),
       tables,
-      inTransaction: transactionOf(watch, { session: builder.session }) !== undefined,
-      ttl: options.ttl,
-      tags: tagsOf(options),
-      signal: options.signal,
+      scope: options?.scope,
+      // Decided by the connection the read runs on: another request's transaction on a shared
+      // pg.Client makes this read see its uncommitted rows.
+      inTransaction: watch.inTransaction(connection),
+      ttl: options?.ttl,
+      tags: tagsOf(options?.tag),
+      signal: options?.signal,
+      name: read.sql,
     },
-    () => executeBypassingDrizzleCache(builder),
+    read.run,
+  );
+}
+
+/**
+ * Declared tables are part of the key: an entry stored without them must not answer a read that
+ * asked to be invalidated by them too.
+ */
+function withDeclaredTables(key: string | undefined, tables: readonly TableInput[]): string | undefined {
+  return key === undefined ? undefined : `${key}\u0001tables\u0000${JSON.stringify(tables)}`;
+}
+
+function tagsOf(tag: string | readonly string[] | undefined): readonly string[] | undefined {
+  if (tag === undefined) return undefined;
+  return typeof tag === "string" ? [tag] : tag;
+}
+
+/** `db.select()...$cached()`: the key costs Drizzle's own rendering (`toSQL()`) plus the parameters. */
+export function cachedSelect(
+  builder: SelectBuilderInternals,
+  options?: CachedQueryOptions,
+): Promise<unknown> {
+  const query = builder.dialect.sqlToQuery(builder.getSQL());
+  return loadCached(
+    {
+      session: builder.session,
+      key: hasWritingCte(builder)
+        ? undefined
+        : queryKey(["drizzle:select", selectionShape(builder.config.fields), query.sql], query.params),
+      sql: query.sql,
+      run: () => executeBypassingDrizzleCache(builder),
+    },
+    options,
   );
 }
 
 export function cachedRelationalQuery(
   query: RelationalQueryInternals,
-  options: CachedQueryOptions = {},
+  options?: CachedQueryOptions,
 ): Promise<unknown> {
-  const cache = cacheOfSession(query.session);
-  if (!cache) return Promise.reject(new CacheNotConfiguredError());
-  const { watch } = cache;
   const built = query._getQuery();
   const rendered = query.dialect.sqlToQuery(built.sql);
-  const tables = tablesForLoad(cache.derivations.derive(rendered.sql, built.sql), options.tables);
-  const shape = `${query.mode}:${JSON.stringify(relationalShape(built.selection))}`;
-  return watch.load(
+  const shape = relationalShape(query.mode, built.selection);
+  return loadCached(
     {
-      key: tables === undefined ? undefined : queryKey("relational", shape, rendered.sql, rendered.params),
-      tables,
-      inTransaction: transactionOf(watch, { session: query.session }) !== undefined,
-      ttl: options.ttl,
-      tags: tagsOf(options),
-      signal: options.signal,
+      session: query.session,
+      key: queryKey(["drizzle:relational", shape, rendered.sql], rendered.params),
+      sql: rendered.sql,
+      run: () => query.execute(),
     },
-    () => query.execute(),
-  );
-}
-
-function relationalShape(selection: readonly RelationSelection[]): unknown[] {
-  return selection.map((item) =>
-    item.selection ? [item.tsKey, relationalShape(item.selection)] : item.tsKey,
+    options,
   );
 }
 

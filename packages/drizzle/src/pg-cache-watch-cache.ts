@@ -1,7 +1,6 @@
 import type { CacheWatch, TableInput } from "@pgcachewatch/core";
 import { entityKind, getTableName, is, Table } from "drizzle-orm";
 import { Cache, type MutationOption } from "drizzle-orm/cache/core";
-import { DerivationMemo } from "./derivation-memo.js";
 import { tableOriginalName, tableSchema } from "./drizzle-internals.js";
 
 export interface PgCacheWatchCacheOptions {
@@ -14,21 +13,19 @@ export interface PgCacheWatchCacheOptions {
 
 /**
  * Drizzle's `Cache`, backed by a {@link CacheWatch}. Pass it to `drizzle({ client, cache })`: it gives
- * `$cached()` its engine, routes Drizzle's own `$withCache()` reads through the engine (with complete
- * table lists and the fill guard), marks writes made through Drizzle's builders (invalidating after
- * commit inside transactions), and turns `db.$cache.invalidate(...)` into engine invalidation.
+ * `$cached()` its engine, sends every statement of that db through the engine (which derives the
+ * tables a read depends on, invalidates what a write touches at once or after its transaction, and
+ * tracks each connection's transactions), routes Drizzle's own `$withCache()` reads through the
+ * engine's loads, and turns `db.$cache.invalidate(...)` into engine invalidation.
  */
 export class PgCacheWatchCache extends Cache {
   static override readonly [entityKind]: string = "PgCacheWatchCache";
   readonly watch: CacheWatch;
-  /** Table derivations of the queries this cache has seen, by SQL text. */
-  readonly derivations: DerivationMemo;
   readonly #strategy: "explicit" | "all";
 
   constructor(watch: CacheWatch, options: PgCacheWatchCacheOptions = {}) {
     super();
     this.watch = watch;
-    this.derivations = new DerivationMemo(watch.defaultSchema);
     this.#strategy = options.global === true ? "all" : "explicit";
     // Drizzle copies onMutate onto `db.$cache.invalidate` unbound.
     this.onMutate = this.onMutate.bind(this);
@@ -56,7 +53,7 @@ export class PgCacheWatchCache extends Cache {
 
   /**
    * `db.$cache.invalidate({ tables, tags })`. Drizzle's builders no longer call this for writes on a db
-   * with this cache (they mark and invalidate through the engine around the statement instead).
+   * with this cache (the engine marks and invalidates around each statement instead).
    */
   override async onMutate(params: MutationOption): Promise<void> {
     const tables = toArray(params.tables).map((table) => toTableInput(table, this.watch.defaultSchema));

@@ -1,4 +1,4 @@
-import { createCacheWatch } from "@pgcachewatch/core";
+import { createCacheWatch, type TableInput } from "@pgcachewatch/core";
 import { count, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { alias, union } from "drizzle-orm/pg-core";
@@ -67,7 +67,41 @@ describe("$cached() keeps the query's exact result type", () => {
     expect(typeof many.$cached).toBe("function");
   });
 
+  test("raw SQL: db.execute(sql...).$cached()", () => {
+    const raw = db.execute<{ id: number; name: string }>(sql`select id, name from users`);
+    expectTypeOf(raw.$cached).returns.toEqualTypeOf<Promise<Awaited<typeof raw>>>();
+    expectTypeOf(raw.$cached)
+      .returns.resolves.toHaveProperty("rows")
+      .toEqualTypeOf<{ id: number; name: string }[]>();
+    expectTypeOf(raw.$cached).parameter(0).toEqualTypeOf<CachedQueryOptions | undefined>();
+    expect(typeof raw.$cached).toBe("function");
+  });
+
+  test("prepared statements: .prepare(name).$cached(values, options)", () => {
+    const byId = db
+      .select({ id: users.id, name: users.name })
+      .from(users)
+      .where(eq(users.id, sql.placeholder("id")))
+      .prepare("types_by_id");
+    expectTypeOf(byId.$cached).returns.toEqualTypeOf<ReturnType<typeof byId.execute>>();
+    expectTypeOf(byId.$cached).returns.resolves.toEqualTypeOf<{ id: number; name: string }[]>();
+    expectTypeOf(byId.$cached).parameter(0).toEqualTypeOf<Record<string, unknown> | undefined>();
+    expectTypeOf(byId.$cached).parameter(1).toEqualTypeOf<CachedQueryOptions | undefined>();
+
+    const relational = db.query.posts.findFirst({ with: { author: true } }).prepare("types_post");
+    expectTypeOf(relational.$cached).returns.toEqualTypeOf<ReturnType<typeof relational.execute>>();
+    expectTypeOf(relational.$cached).returns.resolves.toBeNullable();
+    expect(typeof byId.$cached).toBe("function");
+  });
+
   test("options", () => {
+    expectTypeOf<CachedQueryOptions>().toEqualTypeOf<{
+      readonly ttl?: number;
+      readonly tag?: string | readonly string[];
+      readonly tables?: readonly TableInput[];
+      readonly scope?: string;
+      readonly signal?: AbortSignal;
+    }>();
     expectTypeOf<CachedQueryOptions>().toMatchTypeOf<{ ttl?: number; tag?: string | readonly string[] }>();
     expectTypeOf(db.select().from(users).$cached)
       .parameter(0)

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { EngineStoppedError } from "../errors.js";
+import { EngineStoppedError, InvalidOptionError } from "../errors.js";
 import type { ChangeEvent } from "../events/change-event.js";
 import { DEFAULT_SCHEMA, formatTable, type TableInput, type TableRef } from "../events/table-name.js";
 import { type Logger, silentLogger } from "../logger.js";
@@ -12,7 +12,7 @@ import {
 import type { ChangeSource } from "../sources/change-source.js";
 import { createSource } from "../sources/create-source.js";
 import type { CacheStore } from "../store/cache-store.js";
-import { cloneAndMeasure, cloneValue } from "../store/clone.js";
+import { cloneAndMeasure, cloneValue, freezeAndMeasure, type IsolationMode } from "../store/clone.js";
 import { MemoryStore } from "../store/memory-store.js";
 import { toChannel } from "../triggers/channel.js";
 import { ConnectionStates } from "./connection-states.js";
@@ -34,13 +34,21 @@ import type {
   Statement,
 } from "./load-request.js";
 import { loadScope } from "./load-scope.js";
+import {
+  type BypassReason,
+  type CacheObserver,
+  combineObservers,
+  type LoadObservation,
+  type LoadOutcome,
+  NO_OP_OBSERVER,
+} from "./observer.js";
 import type { CacheWatchOptions } from "./options.js";
 import { RowColumns } from "./row-columns.js";
 import { tableWideTags } from "./row-tags.js";
-import type { StatementAnalyzer } from "./statement-analysis.js";
+import { isPromise, type StatementAnalysis, type StatementAnalyzer } from "./statement-analysis.js";
 import { StatementRunner } from "./statement-runner.js";
 import { type CacheWatchStats, LatencyWindow } from "./stats.js";
-import { refsOf, tagsOf, userTag } from "./tags.js";
+import { refsOf, tableOfTag, tagsOf, userTag } from "./tags.js";
 import { setUpTriggers } from "./trigger-setup.js";
 
 export type {
@@ -81,7 +89,12 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   readonly #maxEntryBytes: number;
   readonly #ttl: number;
   readonly #loadTimeout: number;
+  /** Waiters after the first of one load get their own copy, in both isolation modes. */
   readonly #isolate = (value: unknown): unknown => cloneValue(value);
+  readonly #isolation: IsolationMode;
+  readonly #observers: CacheObserver[] = [];
+  /** All observers as one; a frozen no-op without any (set here, not tested on each call). */
+  #observer: CacheObserver = NO_OP_OBSERVER;
   readonly #analyzer: StatementAnalyzer;
   #source: ChangeSource | undefined;
   /** Some entry was stored with an expiry: hits must read the clock. */
@@ -106,20 +119,29 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#maxEntryBytes = options.maxEntryBytes ?? Math.floor(maxBytes / 16);
     this.#ttl = options.ttl ?? DEFAULTS.ttl;
     this.#loadTimeout = options.loadTimeout ?? 0;
+    this.#isolation = options.isolation ?? "copy";
+    if (this.#isolation !== "copy" && this.#isolation !== "freeze") {
+      throw new InvalidOptionError(
+        "isolation",
+        `expected "copy" or "freeze", got ${JSON.stringify(this.#isolation)}`,
+      );
+    }
     this.#analyzer =
       options.analyzer ??
       new DefaultAnalyzer({
         connectionString: options.connectionString ?? process.env.DATABASE_URL,
         logger: this.#logger,
       });
+    if (options.observer) this.addObserver(options.observer);
     this.#store =
       options.store ??
       new MemoryStore({
         maxEntries: options.maxEntries ?? DEFAULTS.maxEntries,
         maxBytes,
-        onRemove: (_key, reason) => {
+        onRemove: (key, reason) => {
           if (reason === "evicted") this.#counters.evictions++;
           else if (reason === "expired") this.#counters.expirations++;
+          this.#observer.removed(key, reason);
         },
       });
     this.#statements = new StatementRunner({
@@ -170,22 +192,30 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
           })
         : Promise.resolve();
     this.#startPromise = setUp
-      .then(() =>
-        source.start({
+      .then(() => {
+        // stop() came while the triggers were being set up: no listener may connect after it.
+        if (this.#state === "stopped") throw new EngineStoppedError();
+        return source.start({
           onReady: () => this.#becomeReady(),
           onLost: (error) => this.#becomeLost(error),
           onChange: (event) => this.#handleChange(event),
           onMalformed: (detail, raw) => {
             this.#counters.malformedEvents++;
+            this.#observer.malformedEvent(detail);
             this.#logger.warn("pgcachewatch skipped a malformed notification", {
               detail,
               payload: raw.slice(0, 200),
             });
           },
           onError: (error) => this.#emitError(error),
-        }),
-      )
-      .then(() => this.#readyPromise);
+          onSchemaChange: () => this.#schemaChanged(),
+        });
+      })
+      .then(() => {
+        // stop() came while the source was starting: close what it opened meanwhile.
+        if (this.#state === "stopped") return source.stop().then(() => this.#readyPromise);
+        return this.#readyPromise;
+      });
     return this.#startPromise;
   }
 
@@ -195,11 +225,37 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     const wasReady = this.#everReady;
     this.#state = "stopped";
     if (!wasReady) this.#rejectReady(new EngineStoppedError());
-    await Promise.allSettled([...this.#flights.running].map((flight) => flight.promise));
+    await this.#drainFlights();
     await this.#source?.stop();
     await this.#analyzer.close();
     this.#clock.markAll();
     this.#flush("stop");
+  }
+
+  /**
+   * Loads in flight get `stopTimeout` ms to finish; then their waiters get EngineStoppedError and
+   * their signals abort (a loader that never settles must not hold stop() forever).
+   */
+  async #drainFlights(): Promise<void> {
+    const running = [...this.#flights.running];
+    if (running.length === 0) return;
+    const grace = this.#options.stopTimeout ?? DEFAULTS.stopTimeout;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = await Promise.race([
+      Promise.allSettled(running.map((flight) => flight.promise)).then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), grace);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!expired) return;
+    for (const flight of running) {
+      if (flight.settled) continue;
+      const error = new EngineStoppedError();
+      this.#flights.remove(flight);
+      flight.controller.abort(error);
+      flight.reject(error);
+    }
   }
 
   /**
@@ -212,20 +268,48 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     const key = request.scope === undefined ? request.key : scopedKey(request.key, request.scope);
     if (key === undefined || request.inTransaction === true || this.#state !== "serving") {
       this.#counters.bypassed++;
+      this.#observer.bypass(request, bypassReason(key, request));
       return this.#bypass(request, loader);
     }
     // The clock is read only once some entry can expire (a ttl is in use).
     const entry = this.#store.get(key, this.#expiring ? Date.now() : 0);
     if (entry !== undefined) {
       this.#counters.hits++;
+      this.#observer.hit(request, key);
       // A cached read inside another load: the outer result depends on what this one read.
       loadScope.getStore()?.addTags(entry.tags);
-      return Promise.resolve(this.#isolate(entry.value) as T);
+      // Freeze mode hands every caller the one frozen value; copy mode (and a frozen value that
+      // holds a Buffer, which cannot be frozen) a copy of it.
+      return Promise.resolve((entry.shared === true ? entry.value : cloneValue(entry.value)) as T);
     }
+    if (request.statement !== undefined) {
+      // Only a plain read may be shared by callers: two callers of one INSERT must both run it.
+      const analysis = this.#analyzer.analyze(request.statement);
+      if (isPromise(analysis)) {
+        return analysis.then(
+          (done) =>
+            isSharedRead(done) ? this.#miss(key, request, loader) : this.#bypassCounted(request, loader),
+          () => this.#bypassCounted(request, loader),
+        );
+      }
+      if (!isSharedRead(analysis)) return this.#bypassCounted(request, loader);
+    }
+    return this.#miss(key, request, loader);
+  }
+
+  #bypassCounted<T>(request: LoadRequest, loader: Loader<T>): Promise<T> {
+    this.#counters.bypassed++;
+    this.#observer.bypass(request, "not-shared");
+    return this.#bypass(request, loader);
+  }
+
+  #miss<T>(key: string, request: LoadRequest, loader: Loader<T>): Promise<T> {
     this.#counters.misses++;
+    const joinable = this.#flights.joinable(key);
+    this.#observer.miss(request, key, joinable !== undefined);
     let flight: Flight;
     try {
-      flight = this.#flights.joinable(key) ?? this.#startFlight(key, request, loader);
+      flight = joinable ?? this.#startFlight(key, request, loader);
     } catch (error) {
       // A bad table name or tag: the caller's promise rejects, as every other failure does.
       return Promise.reject(error);
@@ -324,12 +408,36 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       serving: this.isServing(),
       lastEventLatencyMs: this.#latency.last,
       p99EventLatencyMs: this.#latency.percentile(99),
+      forgedEvents: this.#source?.forgedEvents ?? 0,
+      notifyQueueUsage: this.#source?.queueUsage,
     };
   }
 
   /** The analyzer that reads the statements loads run (its counters show a hit does no analysis). */
   get analyzer(): StatementAnalyzer {
     return this.#analyzer;
+  }
+
+  /**
+   * Entries and bytes per table they depend on, whole or by rows (a walk of the store: for the
+   * inspector, not for every request). Empty for a store without `usageBy`.
+   */
+  tableUsage(): { table: string; entries: number; bytes: number }[] {
+    const usage = this.#store.usageBy?.(tableOfTag);
+    if (usage === undefined) return [];
+    return [...usage].map(([table, { entries, bytes }]) => ({ table, entries, bytes }));
+  }
+
+  /** Attach an observer (metrics, traces, the inspector). Returns a function that detaches it. */
+  addObserver(observer: CacheObserver): () => void {
+    this.#observers.push(observer);
+    this.#observer = combineObservers(this.#observers);
+    return () => {
+      const at = this.#observers.indexOf(observer);
+      if (at < 0) return;
+      this.#observers.splice(at, 1);
+      this.#observer = combineObservers(this.#observers);
+    };
   }
 
   /** The change source in use (undefined for `source: "none"` or before start). */
@@ -339,6 +447,8 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
 
   #startFlight<T>(key: string, request: LoadRequest, loader: Loader<T>): Flight {
     this.#counters.loads++;
+    const observation = this.#observer.loadStart(request, key);
+    const startedAt = performance.now();
     const tick = this.#clock.snapshot();
     const declared = tagsOf(request.tables, request.tags, this.defaultSchema);
     let flight!: Flight;
@@ -355,17 +465,27 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       this.#counters.loadTimeouts++;
       this.#flights.remove(flight);
       this.#clock.release(tick);
+      observation.end({ durationMs: performance.now() - startedAt, outcome: "timeout", tags: [] });
     });
     this.#flights.add(flight, declared);
     Promise.resolve()
-      .then(() => loadScope.run(dependencies, () => loader(flight.controller.signal, flight.control)))
+      .then(() =>
+        loadScope.run(dependencies, () =>
+          observation.run(() => loader(flight.controller.signal, flight.control)),
+        ),
+      )
       .then(
         (value) => {
           if (flight.settled) return;
+          const durationMs = performance.now() - startedAt;
           this.#flights.remove(flight);
           flight.resolve(value);
-          if (flight.storable) this.#fillWhenAnalysed(flight, dependencies.finish(), ttl, tick, value);
-          else this.#clock.release(tick);
+          if (flight.storable) {
+            this.#fillWhenAnalysed(flight, dependencies.finish(), ttl, tick, value, observation, durationMs);
+          } else {
+            this.#clock.release(tick);
+            observation.end({ durationMs, outcome: "not-stored", tags: [] });
+          }
         },
         (error: unknown) => {
           if (flight.settled) return;
@@ -373,6 +493,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
           this.#counters.loadErrors++;
           this.#clock.release(tick);
           flight.reject(error);
+          observation.end({ durationMs: performance.now() - startedAt, outcome: "error", tags: [], error });
         },
       );
     return flight;
@@ -384,19 +505,21 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     ttl: number,
     tick: number,
     value: unknown,
+    observation: LoadObservation,
+    durationMs: number,
   ): void {
     const key = flight.key as string;
+    const fill = (done: Dependencies) => {
+      const outcome = this.#fill(key, done, ttl, tick, value);
+      observation.end({ durationMs, outcome, tags: done.problem === undefined ? done.tags : [] });
+    };
     if (!(dependencies instanceof Promise)) {
-      this.#fill(key, dependencies, ttl, tick, value);
+      fill(dependencies);
       this.#clock.release(tick);
       return;
     }
     dependencies
-      .then(
-        (done) => this.#fill(key, done, ttl, tick, value),
-        (error: unknown) =>
-          this.#fill(key, { problem: `analysis failed: ${(error as Error).message}` }, ttl, tick, value),
-      )
+      .then(fill, (error: unknown) => fill({ problem: `analysis failed: ${(error as Error).message}` }))
       .finally(() => this.#clock.release(tick));
   }
 
@@ -422,36 +545,46 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     return flight.wait(request.signal, this.#isolate, () => {}) as Promise<T>;
   }
 
-  #fill(key: string, dependencies: Dependencies, ttl: number, tick: number, value: unknown): void {
+  #fill(key: string, dependencies: Dependencies, ttl: number, tick: number, value: unknown): LoadOutcome {
     if (dependencies.problem !== undefined) {
       this.#counters.fillsUncacheable++;
       if (this.listenerCount("uncached") > 0) this.emit("uncached", { key, reason: dependencies.problem });
-      return;
+      return "uncacheable";
     }
     const { tags } = dependencies;
     if (this.#state !== "serving" || !this.#clock.unchangedSince(tick, tags)) {
       this.#counters.fillsRejected++;
-      return;
+      return "rejected";
     }
-    let measured: { copy: unknown; bytes: number };
+    const recordBytes = entryRecordBytes(key, tags);
+    // The copy stops as soon as it passes the budget: a huge result costs the budget, not its size.
+    const budget = this.#maxEntryBytes - recordBytes;
+    let stored: { value: unknown; bytes: number; shared: boolean } | undefined;
     try {
-      measured = cloneAndMeasure(value);
+      if (this.#isolation === "freeze") {
+        const frozen = freezeAndMeasure(value, budget);
+        stored = frozen && { value: frozen.value, bytes: frozen.bytes, shared: frozen.shareable };
+      } else {
+        const copied = cloneAndMeasure(value, budget);
+        stored = copied && { value: copied.copy, bytes: copied.bytes, shared: false };
+      }
     } catch {
-      this.#counters.fillsTooLarge++;
-      return;
+      // Nested deeper than the copier goes.
+      stored = undefined;
     }
-    const bytes = measured.bytes + entryRecordBytes(key, tags);
-    if (bytes > this.#maxEntryBytes) {
+    if (stored === undefined) {
       this.#counters.fillsTooLarge++;
-      return;
+      return "too-large";
     }
     if (ttl > 0) this.#expiring = true;
     this.#store.set(key, {
-      value: measured.copy,
-      bytes,
+      value: stored.value,
+      bytes: stored.bytes + recordBytes,
       tags,
       expiresAt: ttl > 0 ? Date.now() + ttl : Number.POSITIVE_INFINITY,
+      ...(stored.shared ? { shared: true } : {}),
     });
+    return "stored";
   }
 
   #invalidateTags(
@@ -475,6 +608,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       all: false,
       ...(event ? { event } : {}),
     };
+    this.#observer.invalidated(info);
     this.emit("invalidate", info);
     return entries;
   }
@@ -484,16 +618,31 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     const entries = this.#store.clear();
     this.#counters.invalidations++;
     this.#counters.entriesInvalidated += entries;
-    this.emit("invalidate", { tables: [], tags: [], entries, reason, all: true });
+    const info: InvalidateInfo = { tables: [], tags: [], entries, reason, all: true };
+    this.#observer.invalidated(info);
+    this.emit("invalidate", info);
     return entries;
   }
 
   #handleChange(event: ChangeEvent): void {
     this.#counters.eventsReceived++;
-    if (event.sentAt !== undefined) this.#latency.record(Math.max(0, event.receivedAt - event.sentAt));
+    const latencyMs = event.sentAt === undefined ? undefined : Math.max(0, event.receivedAt - event.sentAt);
+    if (latencyMs !== undefined) this.#latency.record(latencyMs);
+    this.#observer.changeEvent(event, latencyMs);
     const ref = { schema: event.schema, table: event.table };
     this.#invalidateTags([ref], this.#rowColumns.tagsOfChange(ref, event.columns), "change", event);
     this.emit("change", event);
+  }
+
+  /**
+   * DDL ran (announced by the event trigger): a redefined view or a new table earlier in the
+   * search_path changes results without any row changing. Names are read again, and what was
+   * cached under the old schema is dropped.
+   */
+  #schemaChanged(): void {
+    this.#analyzer.invalidateCatalog();
+    this.#clock.markAll();
+    this.#flush("schema");
   }
 
   #becomeReady(): void {
@@ -505,6 +654,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#analyzer.invalidateCatalog();
     if (this.#everReady) this.#counters.reconnects++;
     this.#state = "serving";
+    this.#observer.sourceReady(this.#everReady);
     if (!this.#everReady) {
       this.#everReady = true;
       this.#resolveReady();
@@ -516,6 +666,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     if (this.#state === "stopped") return;
     this.#state = "lost";
     this.#counters.losses++;
+    this.#observer.sourceLost(error);
     this.#clock.markAll();
     this.#flush("listener-lost");
     this.emit("lost", error);
@@ -534,6 +685,20 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     promise.catch(() => {});
     return promise;
   }
+}
+
+/** A statement whose result callers may share: it reads, and neither writes, locks nor controls a transaction. */
+function isSharedRead(analysis: StatementAnalysis): boolean {
+  return (
+    analysis.writes.length === 0 &&
+    analysis.transaction === undefined &&
+    (analysis.kind ?? "select") === "select"
+  );
+}
+
+function bypassReason(key: string | undefined, request: LoadRequest): BypassReason {
+  if (key === undefined) return "no-key";
+  return request.inTransaction === true ? "transaction" : "not-serving";
 }
 
 /** A scope is part of the key: one scope's result is never another's. */

@@ -26,6 +26,12 @@ export interface LoadRequest {
   /** Extra tags for manual invalidation with `invalidate({ tags })`. */
   tags?: readonly string[];
   /**
+   * The SQL text the loader will run, when the adapter knows it before running: a text that
+   * writes, locks or controls a transaction is then never shared by concurrent callers (each
+   * runs it) nor stored. Looked up in the analyzer's memo on a miss only.
+   */
+  statement?: string;
+  /**
    * The query's shape for per-query statistics: normalised SQL text or a function's name, never
    * parameter values (a bounded number of shapes is tracked).
    */
@@ -66,6 +72,7 @@ export type InvalidateReason =
   | "listener-lost"
   | "listener-ready"
   | "strategy"
+  | "schema"
   | "stop";
 
 export interface InvalidateInfo {

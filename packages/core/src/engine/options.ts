@@ -3,6 +3,8 @@ import type { Logger } from "../logger.js";
 import type { ChangeSource } from "../sources/change-source.js";
 import type { WalSourceOptions } from "../sources/wal/wal-source.js";
 import type { CacheStore } from "../store/cache-store.js";
+import type { IsolationMode } from "../store/clone.js";
+import type { CacheObserver } from "./observer.js";
 import type { StatementAnalyzer } from "./statement-analysis.js";
 
 export interface CacheWatchOptions {
@@ -28,10 +30,25 @@ export interface CacheWatchOptions {
   ttl?: number;
   /** A load running longer than this fails for every waiter with LoadTimeoutError. Default 0 (no limit). */
   loadTimeout?: number;
+  /**
+   * How long stop() waits for loads in flight (ms). After that their waiters get
+   * EngineStoppedError and their signals abort, so a loader that never settles cannot hold
+   * stop() forever. Default 5000.
+   */
+  stopTimeout?: number;
   /** Schema of unqualified table names. Default "public". */
   defaultSchema?: string;
   /** Heartbeat period of the NOTIFY listener in ms: a query that must answer within the period. Default 5000. */
   heartbeatInterval?: number;
+  /**
+   * The install's event secret (print it with `pgcachewatch secret`). With it the NOTIFY listener
+   * drops notifications that are not signed by the installed triggers (any role that can connect
+   * may NOTIFY): they count as `malformedEvents` and `forgedEvents`. Without it, every well-formed
+   * notification is trusted.
+   */
+  eventSecret?: string;
+  /** Warn through the logger when the NOTIFY queue (`pg_notification_queue_usage()`, read with each heartbeat) is this full. Default 0.5. */
+  queueUsageWarning?: number;
   /** Reconnect backoff of the NOTIFY listener: first delay and cap in ms. Default 100 and 10 000. */
   reconnectDelay?: { initial?: number; max?: number };
   /**
@@ -40,6 +57,14 @@ export interface CacheWatchOptions {
    * which belongs in migrations (`pgcachewatch sql`), not in every app instance's boot.
    */
   ensureTriggers?: readonly TableInput[];
+  /**
+   * How a caller is kept from changing what another caller gets. "copy" (default): every hit
+   * returns its own copy. "freeze": a result is deep-frozen once when it is stored and every hit
+   * returns that same value (no copy; a caller that assigns to it gets a TypeError in strict
+   * mode, as JavaScript modules are; Date, Map and Set in it refuse their setters). A result
+   * holding a Buffer or typed array is still copied on each hit: those cannot be frozen.
+   */
+  isolation?: IsolationMode;
   /** Where values live. Default an in-memory LRU. */
   store?: CacheStore;
   logger?: Logger;
@@ -48,4 +73,9 @@ export interface CacheWatchOptions {
    * with the catalog read over a connection of its own.
    */
   analyzer?: StatementAnalyzer;
+  /**
+   * Hooks for metrics, traces and the inspector (see `@pgcachewatch/core/observability`). More can
+   * be attached later with `watch.addObserver()`. Default: none (a hit pays one no-op call).
+   */
+  observer?: CacheObserver;
 }

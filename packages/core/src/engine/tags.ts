@@ -27,3 +27,15 @@ export function tagsOf(
 export function refsOf(tables: readonly TableInput[] | undefined, defaultSchema: string): TableRef[] {
   return (tables ?? []).map((table) => toTableRef(table, defaultSchema));
 }
+
+/**
+ * `schema.table` of the table a dependency tag stands for: a table tag (`t`), or the any-row tag
+ * (`a`) every row-level dependency on the table carries (see row-tags.ts); undefined for any other
+ * tag. Never reads a row tag's values.
+ */
+export function tableOfTag(tag: string): string | undefined {
+  if (!tag.startsWith("t\u0000") && !tag.startsWith("a\u0000")) return undefined;
+  const end = tag.indexOf("\u0000", 2);
+  if (end < 0 || tag.indexOf("\u0000", end + 1) >= 0) return undefined;
+  return `${tag.slice(2, end)}.${tag.slice(end + 1)}`;
+}

@@ -12,6 +12,10 @@ export interface ChangeSource {
   start(handlers: ChangeSourceHandlers): Promise<void>;
   /** Close the connection and clear every timer. Idempotent. */
   stop(): Promise<void>;
+  /** Fraction of the cluster-wide NOTIFY queue in use (`pg_notification_queue_usage()`) as last read, for sources that know it. */
+  readonly queueUsage?: number;
+  /** Notifications dropped as forged (unsigned, wrongly signed, replayed), for sources that check signatures. Also counted as malformed. */
+  readonly forgedEvents?: number;
 }
 
 export interface ChangeSourceHandlers {
@@ -24,4 +28,6 @@ export interface ChangeSourceHandlers {
   onMalformed(detail: string, raw: string): void;
   /** A non-fatal problem worth surfacing (e.g. a failed reconnect attempt). */
   onError(error: Error): void;
+  /** The schema changed (DDL announced by the event trigger, when installed): names may mean something else now. */
+  onSchemaChange?(): void;
 }

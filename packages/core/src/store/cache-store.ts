@@ -7,6 +7,8 @@ export interface StoreEntry {
   readonly tags: readonly string[];
   /** ms since epoch; Infinity for no expiry. */
   readonly expiresAt: number;
+  /** The value is deep-frozen and handed to every caller as it is (isolation "freeze"). */
+  readonly shared?: boolean;
 }
 
 export type RemovalReason = "evicted" | "expired" | "invalidated";
@@ -28,4 +30,16 @@ export interface CacheStore {
   readonly bytes: number;
   /** Number of tags currently indexed (shrinks with the entries: rule 8). */
   readonly tagCount: number;
+  /**
+   * Entries and bytes per group of tags: `groupOf` names a tag's group (a table) or skips it
+   * (undefined); an entry counts once in each of its groups. For the inspector: a walk of every
+   * entry, never on the hit path. Optional: a store that cannot walk its entries leaves it out.
+   */
+  usageBy?(groupOf: (tag: string) => string | undefined): Map<string, TagUsage>;
+}
+
+/** What one group of tags holds: the entries under it and their bytes. */
+export interface TagUsage {
+  entries: number;
+  bytes: number;
 }

@@ -1,110 +1,74 @@
 /**
- * Isolation (rule 6): the cache keeps its own copy of a value and hands every caller a fresh one,
- * so no caller can change what another one gets.
+ * Isolation (rule 6): a caller can never change what another caller gets. Two modes:
  *
- * Copied: plain objects, arrays, Date, Buffer and typed arrays, ArrayBuffer, Map, Set.
- * Shared: primitives (bigint included) and instances of other classes, which are treated as
- * immutable values (Prisma's Decimal, for example, is immutable; structuredClone would strip its
- * prototype). A class instance that is mutated in place is the one case this does not protect.
+ * - "copy" (the default): the store keeps its own copy (cloneAndMeasure) and every hit hands out
+ *   a fresh copy (cloneValue). Callers may change what they get.
+ * - "freeze": the store deep-freezes its copy once (freezeAndMeasure) and every hit hands out that
+ *   same value, with no copy. Changing it throws a TypeError in strict mode (silently does nothing
+ *   in sloppy mode), nested values included; Date, Map and Set in it are read-only subclasses whose
+ *   mutating methods throw the same TypeError (see frozen-builtins.ts). Binary data (Buffer, typed
+ *   arrays, ArrayBuffer, DataView) cannot be made read-only in JavaScript, so a frozen result that
+ *   holds any is not shareable: each hit gets cloneValue of it, as in copy mode.
+ *
+ * Copied: plain objects (null-prototype ones stay so; a "__proto__" own key stays a field),
+ * arrays, Date, Buffer and typed arrays, ArrayBuffer, DataView, Map, Set. Shared: primitives
+ * (bigint included) and instances of other classes, treated as immutable values (Prisma's Decimal
+ * is immutable; structuredClone would strip its prototype); they are not frozen either. A class
+ * instance that is mutated in place is the one case this does not protect.
+ *
+ * Shared references are kept: an object reached twice is copied once and shared in the copy, and
+ * a cycle is reproduced, so copying takes time proportional to the distinct objects.
  */
 
-import {
-  ARRAY_BUFFER_BYTES,
-  arrayBytes,
-  DATE_BYTES,
-  dictionaryObjectBytes,
-  mapBytes,
-  plainObjectBytes,
-  primitiveBytes,
-  setBytes,
-  VIEW_BYTES,
-} from "./heap-size.js";
+import { type CopyPlan, planOf } from "./copy-plans.js";
+import type { DeepReadonly } from "./deep-readonly.js";
+import { identityCopy } from "./identity-copy.js";
+import { measuredCopy } from "./measured-copy.js";
 
-/** Deeper than this is treated as cyclic: the value is returned to its caller but not cached. */
-const MAX_DEPTH = 256;
+export type { DeepReadonly } from "./deep-readonly.js";
+export { UncloneableValueError } from "./uncloneable.js";
 
-export class UncloneableValueError extends Error {
-  readonly code = "UNCLONEABLE_VALUE";
-}
+export type IsolationMode = "copy" | "freeze";
 
+/**
+ * Copy a value for a caller (the hit path). A value cloneAndMeasure or freezeAndMeasure produced
+ * is copied by the plan registered at fill (per-shape row copiers, no identity map when it is a
+ * tree); any other value by the generic copier with an identity map. Throws UncloneableValueError
+ * only for a value nested deeper than the copier goes, which a stored value never is.
+ */
 export function cloneValue<T>(value: T): T {
-  return copy(value, 0, undefined) as T;
+  if (typeof value !== "object" || value === null) return value;
+  const plan: CopyPlan | undefined = planOf(value);
+  return (plan !== undefined ? plan(value as never) : identityCopy(value)) as T;
 }
 
-/** A copy of `value` and an estimate of the heap bytes it occupies. */
-export function cloneAndMeasure<T>(value: T): { copy: T; bytes: number } {
-  const size = { bytes: 0 };
-  const result = copy(value, 0, size) as T;
-  return { copy: result, bytes: size.bytes };
+/**
+ * Copy for the store, measuring heap bytes as it goes; returns undefined as soon as the bytes
+ * exceed `budgetBytes` (time and memory proportional to the budget, not to the expanded graph).
+ * A shared object is counted once. The copy must stay private to the store and unchanged: the hit
+ * copier trusts the layout recorded for it.
+ */
+export function cloneAndMeasure<T>(value: T): { copy: T; bytes: number };
+export function cloneAndMeasure<T>(value: T, budgetBytes: number): { copy: T; bytes: number } | undefined;
+export function cloneAndMeasure<T>(
+  value: T,
+  budgetBytes = Number.POSITIVE_INFINITY,
+): { copy: T; bytes: number } | undefined {
+  const filled = measuredCopy(value, budgetBytes, false);
+  return filled === undefined ? undefined : { copy: filled.copy as T, bytes: filled.bytes };
 }
 
-function copy(value: unknown, depth: number, size: { bytes: number } | undefined): unknown {
-  if (typeof value !== "object" || value === null) {
-    if (size) size.bytes += primitiveBytes(value);
-    return value;
-  }
-  if (depth > MAX_DEPTH) throw new UncloneableValueError("value is nested too deeply (or cyclic) to cache");
-  if (Array.isArray(value)) {
-    // slice() copies the primitives in one go; only nested objects need a visit.
-    const out: unknown[] = Array.prototype.slice.call(value);
-    if (size) size.bytes += arrayBytes(out.length);
-    for (let i = 0; i < out.length; i++) {
-      const item = out[i];
-      if (typeof item === "object" && item !== null) out[i] = copy(item, depth + 1, size);
-      else if (size) size.bytes += primitiveBytes(item);
-    }
-    return out;
-  }
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto === Object.prototype || proto === null) {
-    // Spread copies all own fields at once (and keeps a "__proto__" key as a field, where an
-    // assignment would change the copy's prototype); then only nested objects need a visit.
-    // Symbol-keyed fields come along shallowly (query results have none).
-    const out: Record<string, unknown> =
-      proto === null ? Object.assign(Object.create(null), value) : { ...(value as Record<string, unknown>) };
-    let fields = 0;
-    // for-in is markedly faster than Object.keys on row-sized objects. It also visits inherited
-    // enumerable fields (a polluted prototype): those are only read, never copied onto `out`.
-    for (const key in out) {
-      fields++;
-      const item = out[key];
-      if (typeof item === "object" && item !== null) {
-        if (Object.hasOwn(out, key)) out[key] = copy(item, depth + 1, size);
-      } else if (size) size.bytes += primitiveBytes(item);
-    }
-    if (size) size.bytes += proto === null ? dictionaryObjectBytes(fields) : plainObjectBytes(fields);
-    return out;
-  }
-  if (value instanceof Date) {
-    if (size) size.bytes += DATE_BYTES;
-    return new Date(value.getTime());
-  }
-  if (ArrayBuffer.isView(value)) {
-    if (size) size.bytes += VIEW_BYTES + value.byteLength;
-    if (Buffer.isBuffer(value)) return Buffer.from(value);
-    if (value instanceof DataView) {
-      return new DataView(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
-    }
-    const TypedArray = value.constructor as new (source: ArrayBufferView) => ArrayBufferView;
-    return new TypedArray(value);
-  }
-  if (value instanceof ArrayBuffer) {
-    if (size) size.bytes += ARRAY_BUFFER_BYTES + value.byteLength;
-    return value.slice(0);
-  }
-  if (value instanceof Map) {
-    if (size) size.bytes += mapBytes(value.size);
-    const out = new Map<unknown, unknown>();
-    for (const [k, v] of value) out.set(copy(k, depth + 1, size), copy(v, depth + 1, size));
-    return out;
-  }
-  if (value instanceof Set) {
-    if (size) size.bytes += setBytes(value.size);
-    const out = new Set<unknown>();
-    for (const v of value) out.add(copy(v, depth + 1, size));
-    return out;
-  }
-  // Another class instance: shared as an immutable value. Count it by its own enumerable fields.
-  if (size) size.bytes += plainObjectBytes(Object.keys(value).length) + 32;
-  return value;
+/**
+ * Freeze mode's fill: copy once (bounded as cloneAndMeasure), deep-freeze the copy, and return it
+ * to share with every caller when `shareable`. A result holding binary data is not shareable
+ * (Buffer and typed arrays cannot be frozen): hand each hit `cloneValue(value)` instead.
+ * The hit path is therefore `shareable ? value : cloneValue(value)`.
+ */
+export function freezeAndMeasure<T>(
+  value: T,
+  budgetBytes: number = Number.POSITIVE_INFINITY,
+): { value: DeepReadonly<T>; bytes: number; shareable: boolean } | undefined {
+  const filled = measuredCopy(value, budgetBytes, true);
+  if (filled === undefined) return undefined;
+  return { value: filled.copy as DeepReadonly<T>, bytes: filled.bytes, shareable: !filled.binary };
 }

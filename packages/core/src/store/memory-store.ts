@@ -1,4 +1,4 @@
-import type { CacheStore, RemovalReason, StoreEntry } from "./cache-store.js";
+import type { CacheStore, RemovalReason, StoreEntry, TagUsage } from "./cache-store.js";
 import {
   CONS_STRING_BYTES,
   MAP_SLOT_BYTES,
@@ -124,6 +124,28 @@ export class MemoryStore implements CacheStore {
     this.#tagIndex.clear();
     this.#bytes = 0;
     return removed;
+  }
+
+  usageBy(groupOf: (tag: string) => string | undefined): Map<string, TagUsage> {
+    const usage = new Map<string, TagUsage>();
+    const groups = new Set<string>();
+    for (const entry of this.#entries.values()) {
+      groups.clear();
+      for (const tag of entry.tags) {
+        const group = groupOf(tag);
+        if (group !== undefined) groups.add(group);
+      }
+      const bytes = storedBytes(entry);
+      for (const group of groups) {
+        const sum = usage.get(group);
+        if (sum === undefined) usage.set(group, { entries: 1, bytes });
+        else {
+          sum.entries++;
+          sum.bytes += bytes;
+        }
+      }
+    }
+    return usage;
   }
 
   #evict(): void {

@@ -129,3 +129,27 @@ export function changeOf(watch: CacheWatch, table: string): Promise<InvalidateIn
 export function tableNames(tables: readonly { schema: string; table: string }[]): string[] {
   return tables.map((t) => `${t.schema}.${t.table}`).sort();
 }
+
+/** Every table of the test schema, as `schema.table`. */
+export const SCHEMA_TABLES = ["audit.log", "public.comments", "public.posts", "public.users"] as const;
+
+/**
+ * The tables a cached read's entry depends on, as the engine stored it: the read is cached alone,
+ * then each candidate table is invalidated in turn to see whether it drops the entry. `undefined`
+ * when the read was not stored at all.
+ */
+export async function storedDependencies(
+  watch: CacheWatch,
+  read: () => Promise<unknown>,
+  candidates: readonly string[] = SCHEMA_TABLES,
+): Promise<string[] | undefined> {
+  const found: string[] = [];
+  for (const table of candidates) {
+    watch.invalidateAll();
+    await read();
+    if (watch.stats().entries === 0) return undefined;
+    if (watch.invalidate({ tables: [table] }) > 0) found.push(table);
+  }
+  watch.invalidateAll();
+  return found.sort();
+}
