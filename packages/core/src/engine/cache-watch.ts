@@ -277,7 +277,8 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       this.#counters.hits++;
       this.#observer.hit(request, key);
       // A cached read inside another load: the outer result depends on what this one read.
-      loadScope.getStore()?.addTags(entry.tags);
+      // (No load running: no loader can be calling, and the context lookup is skipped.)
+      if (this.#flights.running.size > 0) loadScope.getStore()?.addTags(entry.tags);
       // Freeze mode hands every caller the one frozen value; copy mode (and a frozen value that
       // holds a Buffer, which cannot be frozen) a copy of it.
       return Promise.resolve((entry.shared === true ? entry.value : cloneValue(entry.value)) as T);

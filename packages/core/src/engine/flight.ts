@@ -109,6 +109,8 @@ export class Flight {
         reject(new LoadAbortedError(signal.reason));
         if (this.waiters === 0 && !this.settled) {
           this.abandoned = true;
+          // Nobody tracks it any more (nested reads included): its result is not stored.
+          this.storable = false;
           this.controller.abort(signal.reason);
           onAbandoned();
         }
