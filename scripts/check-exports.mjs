@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
-const packages = ["core", "drizzle", "prisma", "kysely"];
+const packages = ["core", "drizzle", "prisma", "kysely", "redis"];
 let failures = 0;
 for (const dir of packages) {
   const root = resolve("packages", dir);

@@ -9,7 +9,16 @@ export interface BenchArgs {
   write: boolean;
 }
 
-export const SCENARIO_IDS = ["hit", "isolation", "http", "latency", "write", "freshness", "memory"] as const;
+export const SCENARIO_IDS = [
+  "hit",
+  "isolation",
+  "http",
+  "latency",
+  "write",
+  "freshness",
+  "memory",
+  "tier",
+] as const;
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
   const args: BenchArgs = { quick: false, only: undefined, outDir: undefined, write: true };

@@ -17,6 +17,7 @@ import { runHttp } from "./scenarios/http.js";
 import { runInvalidationLatency } from "./scenarios/invalidation-latency.js";
 import { runIsolation } from "./scenarios/isolation.js";
 import { runMemory } from "./scenarios/memory.js";
+import { runSecondTier } from "./scenarios/second-tier.js";
 import { runWritePath } from "./scenarios/write-path.js";
 
 const SCENARIOS: { id: string; title: string; run: (context: ScenarioContext) => Promise<SectionResult> }[] =
@@ -28,6 +29,7 @@ const SCENARIOS: { id: string; title: string; run: (context: ScenarioContext) =>
     { id: "write", title: "Write-path cost", run: runWritePath },
     { id: "freshness", title: "Freshness", run: runFreshness },
     { id: "memory", title: "Memory", run: runMemory },
+    { id: "tier", title: "Second tier (Redis)", run: runSecondTier },
   ];
 
 async function main(): Promise<number> {

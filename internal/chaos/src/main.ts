@@ -1,9 +1,11 @@
 import { parseArgs } from "node:util";
-import { createTestDatabase, startEmbeddedServer } from "@pgcachewatch/testdb";
-import { runChaos } from "./run-chaos.js";
+import { createTestDatabase, redisForTests, startEmbeddedServer } from "@pgcachewatch/testdb";
+import { RedisFleet } from "./redis-fleet.js";
+import { DEFAULT_FAULTS, runChaos } from "./run-chaos.js";
 import { chaosPassed, formatSummary } from "./summary.js";
 
 const usage = `pnpm chaos [--minutes N] [--source notify|wal] [--database-url URL] [--restarts N] [--heartbeat MS]
+                  [--redis [--instances N]]
 
 Runs the staleness checker against a live engine for N minutes (default 1) while the listener is
 killed, its socket goes half-open, hostile payloads arrive and the server restarts, then prints the
@@ -11,7 +13,9 @@ summary. Without --database-url it starts a private embedded PostgreSQL, the onl
 (default: one restart every 3 minutes, at least one). With --database-url (a superuser URL) it
 creates and drops a scratch database there and never restarts that server. --source wal runs the
 engine on logical replication (the server needs wal_level=logical) with walsender kills and a
-dropped slot among the faults.`;
+dropped slot among the faults. --redis gives the checked engine a shared Redis tier (REDIS_URL, or
+a private redis-server it restarts) and runs N-1 more instances, each in its own process, that fill
+the same Redis; Redis restarts and killed tier connections join the faults.`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -21,6 +25,8 @@ async function main(): Promise<number> {
       restarts: { type: "string" },
       heartbeat: { type: "string", default: "500" },
       source: { type: "string", default: "notify" },
+      instances: { type: "string", default: "1" },
+      redis: { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -31,7 +37,14 @@ async function main(): Promise<number> {
   const minutes = Number(values.minutes);
   const heartbeat = Number(values.heartbeat);
   const source = values.source;
-  if (!(minutes > 0) || !(heartbeat >= 50) || (source !== "notify" && source !== "wal")) {
+  const instances = Number(values.instances);
+  if (
+    !(minutes > 0) ||
+    !(heartbeat >= 50) ||
+    (source !== "notify" && source !== "wal") ||
+    !(instances >= 1) ||
+    (instances > 1 && !values.redis)
+  ) {
     console.error(usage);
     return 2;
   }
@@ -43,7 +56,15 @@ async function main(): Promise<number> {
   const log = (line: string) =>
     console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
   let stopping = false;
+  const redis = values.redis ? await redisForTests() : undefined;
+  if (values.redis && !redis) {
+    console.error("--redis needs REDIS_URL or a redis-server binary");
+    return 2;
+  }
+  const fleet = redis ? new RedisFleet({ redis, instances, rowCount: 8 }) : undefined;
   const cleanup = async () => {
+    await fleet?.close().catch(() => {});
+    await redis?.stop();
     await database.drop().catch(() => {});
     await server?.stop();
   };
@@ -56,7 +77,7 @@ async function main(): Promise<number> {
   try {
     log(`running ${minutes} min on ${server ? "a private embedded PostgreSQL" : "the given server"}`);
     const summary = await runChaos({
-      label: `pnpm chaos --minutes ${minutes} --source ${source}`,
+      label: `pnpm chaos --minutes ${minutes} --source ${source}${fleet ? ` --redis --instances ${instances}` : ""}`,
       source,
       url: database.url,
       ...(server ? { server } : {}),
@@ -65,8 +86,26 @@ async function main(): Promise<number> {
       heartbeatInterval: heartbeat,
       restarts,
       log,
+      ...(fleet
+        ? {
+            engine: fleet.engine(),
+            extraReadPaths: ({ url }) => fleet.startOthers(url),
+            faults: [...DEFAULT_FAULTS, ...fleet.faults()],
+          }
+        : {}),
     });
     console.log(formatSummary(summary));
+    if (fleet) {
+      const { checked } = fleet.stats();
+      const line = (s: typeof checked) =>
+        `hits ${s.hits}, misses ${s.misses}, skipped ${s.skipped}, fills ${s.fills}, refused ${s.fillsRefused}, flushes ${s.flushes}, epochs ${s.epochs}, recoveries ${s.recoveries}, errors ${s.errors}`;
+      console.log(`Redis tier, checked instance: ${line(checked)}`);
+      // The other processes report their counters as they stop.
+      await fleet.close();
+      for (const [i, s] of fleet.stats().others.entries()) {
+        console.log(`Redis tier, instance ${i + 2} (own process): ${s ? line(s) : "no report"}`);
+      }
+    }
     return chaosPassed(summary) ? 0 : 1;
   } finally {
     await cleanup();

@@ -33,6 +33,7 @@ export type {
   LoadResult,
 } from "./engine/observer.js";
 export type { CacheWatchOptions } from "./engine/options.js";
+export type { SecondTier, SecondTierEntry, SecondTierToken } from "./engine/second-tier.js";
 export type { AnalysisContext, StatementAnalysis, StatementAnalyzer } from "./engine/statement-analysis.js";
 export type { CacheWatchStats } from "./engine/stats.js";
 export {

@@ -45,6 +45,7 @@ import {
 import type { CacheWatchOptions } from "./options.js";
 import { RowColumns } from "./row-columns.js";
 import { tableWideTags } from "./row-tags.js";
+import type { SecondTier, SecondTierEntry, SecondTierToken } from "./second-tier.js";
 import { isPromise, type StatementAnalysis, type StatementAnalyzer } from "./statement-analysis.js";
 import { StatementRunner } from "./statement-runner.js";
 import { type CacheWatchStats, LatencyWindow } from "./stats.js";
@@ -92,6 +93,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   /** Waiters after the first of one load get their own copy, in both isolation modes. */
   readonly #isolate = (value: unknown): unknown => cloneValue(value);
   readonly #isolation: IsolationMode;
+  readonly #tier: SecondTier | undefined;
   readonly #observers: CacheObserver[] = [];
   /** All observers as one; a frozen no-op without any (set here, not tested on each call). */
   #observer: CacheObserver = NO_OP_OBSERVER;
@@ -120,6 +122,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#ttl = options.ttl ?? DEFAULTS.ttl;
     this.#loadTimeout = options.loadTimeout ?? 0;
     this.#isolation = options.isolation ?? "copy";
+    this.#tier = options.secondTier;
     if (this.#isolation !== "copy" && this.#isolation !== "freeze") {
       throw new InvalidOptionError(
         "isolation",
@@ -228,6 +231,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     await this.#drainFlights();
     await this.#source?.stop();
     await this.#analyzer.close();
+    this.#tier?.sourceState("stopped");
     this.#clock.markAll();
     this.#flush("stop");
   }
@@ -269,6 +273,19 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     if (key === undefined || request.inTransaction === true || this.#state !== "serving") {
       this.#counters.bypassed++;
       this.#observer.bypass(request, bypassReason(key, request));
+      // Our source is down, others' may not be: the second tier serves only what they cover.
+      const tier = this.#tier;
+      if (
+        tier !== undefined &&
+        key !== undefined &&
+        request.inTransaction !== true &&
+        this.#state !== "stopped"
+      ) {
+        return tier
+          .get(key)
+          .catch(missed)
+          .then((entry) => (entry === undefined ? this.#bypass(request, loader) : (entry.value as T)));
+      }
       return this.#bypass(request, loader);
     }
     // The clock is read only once some entry can expire (a ttl is in use).
@@ -388,6 +405,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   /** Drop everything. */
   invalidateAll(): number {
     this.#clock.markAll();
+    this.#tier?.invalidateAll();
     return this.#flush("manual");
   }
 
@@ -447,7 +465,9 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   }
 
   #startFlight<T>(key: string, request: LoadRequest, loader: Loader<T>): Flight {
-    this.#counters.loads++;
+    const tier = this.#tier;
+    // With a second tier a load is counted once it runs (a tier hit is no load).
+    if (tier === undefined) this.#counters.loads++;
     const observation = this.#observer.loadStart(request, key);
     const startedAt = performance.now();
     const tick = this.#clock.snapshot();
@@ -469,34 +489,65 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       observation.end({ durationMs: performance.now() - startedAt, outcome: "timeout", tags: [] });
     });
     this.#flights.add(flight, declared);
-    Promise.resolve()
-      .then(() =>
-        loadScope.run(dependencies, () =>
-          observation.run(() => loader(flight.controller.signal, flight.control)),
-        ),
-      )
-      .then(
-        (value) => {
-          if (flight.settled) return;
-          const durationMs = performance.now() - startedAt;
-          this.#flights.remove(flight);
-          flight.resolve(value);
-          if (flight.storable) {
-            this.#fillWhenAnalysed(flight, dependencies.finish(), ttl, tick, value, observation, durationMs);
-          } else {
-            this.#clock.release(tick);
-            observation.end({ durationMs, outcome: "not-stored", tags: [] });
-          }
-        },
-        (error: unknown) => {
-          if (flight.settled) return;
-          this.#flights.remove(flight);
-          this.#counters.loadErrors++;
-          this.#clock.release(tick);
-          flight.reject(error);
-          observation.end({ durationMs: performance.now() - startedAt, outcome: "error", tags: [], error });
-        },
+    const run = () =>
+      loadScope.run(dependencies, () =>
+        observation.run(() => loader(flight.controller.signal, flight.control)),
       );
+    // The second tier is asked after the tick is taken: a hit fills the first tier only if the
+    // fill guard allows, exactly as a load would.
+    let tierHit: SecondTierEntry | undefined;
+    let token: SecondTierToken | undefined;
+    const loaded =
+      tier === undefined
+        ? Promise.resolve().then(run)
+        : Promise.all([tier.get(key).catch(missed), tier.beginLoad().catch(missed)]).then(
+            ([entry, begun]) => {
+              if (entry !== undefined) {
+                tierHit = entry;
+                return entry.value;
+              }
+              // Timed out while the tier answered: nobody waits for this load.
+              if (flight.settled) return undefined;
+              token = begun;
+              this.#counters.loads++;
+              return run();
+            },
+          );
+    loaded.then(
+      (value) => {
+        if (flight.settled) return;
+        const durationMs = performance.now() - startedAt;
+        this.#flights.remove(flight);
+        flight.resolve(value);
+        if (tierHit !== undefined) {
+          const outcome = this.#fill(key, { tags: [...tierHit.tags] }, ttl, tick, value, undefined);
+          this.#clock.release(tick);
+          observation.end({ durationMs, outcome, tags: [...tierHit.tags] });
+        } else if (flight.storable) {
+          this.#fillWhenAnalysed(
+            flight,
+            dependencies.finish(),
+            ttl,
+            tick,
+            value,
+            observation,
+            durationMs,
+            token,
+          );
+        } else {
+          this.#clock.release(tick);
+          observation.end({ durationMs, outcome: "not-stored", tags: [] });
+        }
+      },
+      (error: unknown) => {
+        if (flight.settled) return;
+        this.#flights.remove(flight);
+        this.#counters.loadErrors++;
+        this.#clock.release(tick);
+        flight.reject(error);
+        observation.end({ durationMs: performance.now() - startedAt, outcome: "error", tags: [], error });
+      },
+    );
     return flight;
   }
 
@@ -508,10 +559,11 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     value: unknown,
     observation: LoadObservation,
     durationMs: number,
+    token: SecondTierToken | undefined,
   ): void {
     const key = flight.key as string;
     const fill = (done: Dependencies) => {
-      const outcome = this.#fill(key, done, ttl, tick, value);
+      const outcome = this.#fill(key, done, ttl, tick, value, token);
       observation.end({ durationMs, outcome, tags: done.problem === undefined ? done.tags : [] });
     };
     if (!(dependencies instanceof Promise)) {
@@ -546,7 +598,14 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     return flight.wait(request.signal, this.#isolate, () => {}) as Promise<T>;
   }
 
-  #fill(key: string, dependencies: Dependencies, ttl: number, tick: number, value: unknown): LoadOutcome {
+  #fill(
+    key: string,
+    dependencies: Dependencies,
+    ttl: number,
+    tick: number,
+    value: unknown,
+    token: SecondTierToken | undefined,
+  ): LoadOutcome {
     if (dependencies.problem !== undefined) {
       this.#counters.fillsUncacheable++;
       if (this.listenerCount("uncached") > 0) this.emit("uncached", { key, reason: dependencies.problem });
@@ -585,6 +644,8 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       expiresAt: ttl > 0 ? Date.now() + ttl : Number.POSITIVE_INFINITY,
       ...(stored.shared ? { shared: true } : {}),
     });
+    // A load that filled the first tier fills the second; the tier checks its own marks against the token.
+    if (token !== undefined) this.#tier?.fill(key, { value: stored.value, tags }, ttl, token);
     return "stored";
   }
 
@@ -599,6 +660,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#flights.detachTags(tags);
     let entries = 0;
     for (const tag of tags) entries += this.#store.deleteTag(tag);
+    this.#tier?.invalidate(tags);
     this.#counters.invalidations++;
     this.#counters.entriesInvalidated += entries;
     const info: InvalidateInfo = {
@@ -643,6 +705,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
   #schemaChanged(): void {
     this.#analyzer.invalidateCatalog();
     this.#clock.markAll();
+    this.#tier?.invalidateAll();
     this.#flush("schema");
   }
 
@@ -655,6 +718,8 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#analyzer.invalidateCatalog();
     if (this.#everReady) this.#counters.reconnects++;
     this.#state = "serving";
+    // Without a change source (`source: "none"`) this instance vouches for nothing in the shared tier.
+    if (this.#source !== undefined) this.#tier?.sourceState("ready");
     this.#observer.sourceReady(this.#everReady);
     if (!this.#everReady) {
       this.#everReady = true;
@@ -667,6 +732,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     if (this.#state === "stopped") return;
     this.#state = "lost";
     this.#counters.losses++;
+    this.#tier?.sourceState("lost");
     this.#observer.sourceLost(error);
     this.#clock.markAll();
     this.#flush("listener-lost");
@@ -701,6 +767,9 @@ function bypassReason(key: string | undefined, request: LoadRequest): BypassReas
   if (key === undefined) return "no-key";
   return request.inTransaction === true ? "transaction" : "not-serving";
 }
+
+/** A second tier that broke its promise never to reject: a miss. */
+const missed = (): undefined => undefined;
 
 /** A scope is part of the key: one scope's result is never another's. */
 function scopedKey(key: string | undefined, scope: string): string | undefined {

@@ -5,6 +5,7 @@ import type { WalSourceOptions } from "../sources/wal/wal-source.js";
 import type { CacheStore } from "../store/cache-store.js";
 import type { IsolationMode } from "../store/clone.js";
 import type { CacheObserver } from "./observer.js";
+import type { SecondTier } from "./second-tier.js";
 import type { StatementAnalyzer } from "./statement-analysis.js";
 
 export interface CacheWatchOptions {
@@ -78,4 +79,9 @@ export interface CacheWatchOptions {
    * be attached later with `watch.addObserver()`. Default: none (a hit pays one no-op call).
    */
   observer?: CacheObserver;
+  /**
+   * A cache shared by many instances (e.g. `@pgcachewatch/redis`), asked on a miss before
+   * PostgreSQL and filled by every load that fills this process's store.
+   */
+  secondTier?: SecondTier;
 }
