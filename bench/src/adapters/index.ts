@@ -7,7 +7,7 @@ import {
   drizzlePreparedPair,
   drizzleQueryBuildingPair,
 } from "./drizzle.js";
-import { kyselyPair } from "./kysely.js";
+import { kyselyCompilePair, kyselyPair } from "./kysely.js";
 import { prismaPair, prismaQueryBuildingPair } from "./prisma.js";
 import { type AdapterPair, measurePair } from "./run-pair.js";
 
@@ -18,6 +18,7 @@ const PAIRS: ((url: string, watch: CacheWatch) => AdapterPair | Promise<AdapterP
   drizzlePreparedPair,
   drizzleBuiltInPair,
   kyselyPair,
+  kyselyCompilePair,
   prismaPair,
   prismaQueryBuildingPair,
 ];

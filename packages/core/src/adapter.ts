@@ -18,6 +18,12 @@ export {
 } from "./events/notify-payload.js";
 export { DEFAULT_SCHEMA, formatTable, type TableRef, tableTag, toTableRef } from "./events/table-name.js";
 export { queryKey } from "./keys/query-key.js";
+export {
+  resolveUserSchema,
+  SESSION_IDENTITY_SQL,
+  type SessionIdentity,
+  sessionIdentity,
+} from "./keys/session-identity.js";
 export { NotifySource, type NotifySourceOptions } from "./sources/notify-source.js";
 export { quoteIdentifier } from "./sources/quote-identifier.js";
 export { cloneValue } from "./store/clone.js";

@@ -1,4 +1,5 @@
-import { type Mutation, queryKey, type TableInput } from "@pgcachewatch/core";
+import type { LoadControl, Statement } from "@pgcachewatch/core";
+import { queryKey } from "@pgcachewatch/core/adapter";
 import type {
   AbortableOperationOptions,
   CompiledQuery,
@@ -7,20 +8,23 @@ import type {
   QueryResult,
 } from "kysely";
 import type { CacheContext } from "./cache-context.js";
-import type { CachedQueryOptions } from "./cached-query-options.js";
-import { analyzeQuery, type QueryAnalysis, type QueryTable } from "./query-analysis.js";
+import type { ResolvedCacheOptions } from "./cached-query-options.js";
 import { type QueryPass, takePass } from "./query-pass.js";
+import { isReadCandidate } from "./read-candidate.js";
 
 /**
  * The connection the wrapped driver hands to Kysely. It is not a pool connection: it acquires one
  * from the wrapped driver only when something must reach the database, so a cache hit does no I/O.
  *
+ * Every statement reaches the pool connection through `watch.runStatement`, which analyses it,
+ * tracks transactions on that pool connection (whoever opened them: another request sharing one
+ * client included) and invalidates what a write touches when it completes or its transaction ends.
+ *
  * - Handed out for one query (a pass was open at acquire time): its first statement, if it is that
  *   query and opted in, is a shareable cached read.
- * - Handed out otherwise (`db.connection()`, `db.transaction()`, a stream): acquires eagerly and
- *   never shares reads: the session may carry state (a transaction, `SET`, temp tables).
- * - Writes bump their tables' generations when they start and invalidate when they complete; inside
- *   a transaction, or after a raw statement on a reserved connection, only when it ends.
+ * - Handed out otherwise (`db.connection()`, `db.transaction()`, a stream): acquires eagerly; its
+ *   reads are shared only with a `scope` (the session may carry state: `SET`, `set_config()`,
+ *   temporary tables) and never inside a transaction.
  */
 export class CacheConnection implements DatabaseConnection {
   readonly #context: CacheContext;
@@ -29,10 +33,6 @@ export class CacheConnection implements DatabaseConnection {
   #real: DatabaseConnection | undefined;
   #acquiring: Promise<DatabaseConnection> | undefined;
   #statements = 0;
-  #inTransaction = false;
-  /** Session state may hide a transaction (a raw BEGIN): complete writes only at release. */
-  #deferWrites = false;
-  readonly #pendingWrites: Mutation[] = [];
   readonly #running = new Set<Promise<unknown>>();
 
   constructor(context: CacheContext, pass: QueryPass | undefined) {
@@ -46,22 +46,11 @@ export class CacheConnection implements DatabaseConnection {
   ): Promise<QueryResult<R>> {
     const first = this.#statements++ === 0;
     const pass = this.#passFor(compiledQuery, first);
+    const cacheOptions = pass?.options;
+    if (cacheOptions == null || !isReadCandidate(compiledQuery)) return this.#execute(compiledQuery, options);
     // The one query this connection was acquired for, as its first statement: nothing else shares the session.
     const single = first && this.#pass !== undefined && pass === this.#pass;
-    const analysis = analyzeQuery(compiledQuery.query);
-    if (analysis.uncacheable === "write") return this.#executeWrite(compiledQuery, analysis, options);
-    // A raw statement on a session that outlives it may have opened a transaction (BEGIN).
-    if (analysis.kind === "RawNode" && !single) this.#deferWrites = true;
-    const queryOptions = pass?.options;
-    if (queryOptions == null || analysis.uncacheable !== undefined)
-      return this.#executeHere(compiledQuery, options);
-    return this.#executeCached(
-      compiledQuery,
-      analysis,
-      queryOptions,
-      single && !this.#inTransaction,
-      options,
-    );
+    return this.#executeCached(compiledQuery, cacheOptions, single, options);
   }
 
   async *streamQuery<R>(
@@ -71,7 +60,25 @@ export class CacheConnection implements DatabaseConnection {
   ): AsyncIterableIterator<QueryResult<R>> {
     this.#statements++;
     const real = await this.materialize(options);
-    yield* real.streamQuery<R>(compiledQuery, chunkSize, options);
+    // The statement counts as running until the stream ends (a write's invalidation waits for it).
+    let end!: () => void;
+    const ended = new Promise<void>((resolve) => {
+      end = resolve;
+    });
+    let opened!: (stream: AsyncIterableIterator<QueryResult<R>>) => void;
+    const stream = new Promise<AsyncIterableIterator<QueryResult<R>>>((resolve) => {
+      opened = resolve;
+    });
+    const statement = this.#context.watch.runStatement(this.#statement(compiledQuery, real), () => {
+      opened(real.streamQuery<R>(compiledQuery, chunkSize, options));
+      return ended;
+    });
+    try {
+      yield* await stream;
+    } finally {
+      end();
+      await statement;
+    }
   }
 
   async collectSessionInfo(): Promise<void> {
@@ -103,20 +110,6 @@ export class CacheConnection implements DatabaseConnection {
     return this.#real;
   }
 
-  beginTransaction(): void {
-    this.#inTransaction = true;
-  }
-
-  /** COMMIT or ROLLBACK finished (or failed): the transaction's writes become visible (or vanish). */
-  endTransaction(): void {
-    this.#inTransaction = false;
-    this.completeWrites();
-  }
-
-  completeWrites(): void {
-    for (const mutation of this.#pendingWrites.splice(0)) mutation.complete();
-  }
-
   /** Resolves when no statement of this connection is running on its pool connection. */
   async settled(): Promise<void> {
     while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
@@ -130,71 +123,88 @@ export class CacheConnection implements DatabaseConnection {
 
   #executeCached<R>(
     compiledQuery: CompiledQuery,
-    analysis: QueryAnalysis,
-    queryOptions: CachedQueryOptions,
-    shareable: boolean,
+    cacheOptions: ResolvedCacheOptions,
+    single: boolean,
     options: AbortableOperationOptions | undefined,
   ): Promise<QueryResult<R>> {
-    // Prefixed: an engine shared with other adapters caches their results in other shapes.
-    const key = queryKey(["kysely", compiledQuery.sql], compiledQuery.parameters);
-    const tables = dependencies(analysis, queryOptions);
-    const ttl = queryOptions.ttl ?? this.#context.ttl;
-    return this.#context.watch.load<QueryResult<R>>(
+    const { watch, session, sessionChanges } = this.#context;
+    // A reserved session is shared only when the caller says what it is specific to (a scope);
+    // inside a transaction, or with a role or search_path of its own, it never is.
+    const real = this.#real;
+    const shareable =
+      single ||
+      (cacheOptions.scope !== undefined &&
+        real !== undefined &&
+        !watch.inTransaction(real) &&
+        !sessionChanges.changed(real));
+    // Prefixed: an engine shared with other adapters caches their results in other shapes. The
+    // role and search_path of the pool: another pool's same SQL text may return other rows.
+    const key =
+      session === undefined
+        ? undefined
+        : queryKey(
+            ["kysely", session.key, cacheOptions.keyPart, compiledQuery.sql],
+            compiledQuery.parameters,
+          );
+    const ttl = cacheOptions.ttl ?? this.#context.ttl;
+    return watch.load<QueryResult<R>>(
       {
-        key: tables === undefined ? undefined : key,
-        tables,
+        key,
         inTransaction: !shareable,
+        name: compiledQuery.sql,
+        ...(cacheOptions.tables === undefined ? {} : { tables: cacheOptions.tables }),
+        ...(cacheOptions.scope === undefined ? {} : { scope: cacheOptions.scope }),
         ...(ttl === undefined ? {} : { ttl }),
-        ...(queryOptions.tags ? { tags: queryOptions.tags } : {}),
+        ...(cacheOptions.tags === undefined ? {} : { tags: cacheOptions.tags }),
         // No signal: Kysely races the caller's signal itself and lets the statement finish in the
         // background (its "ignore query" default), so the load completes and fills for the next
         // caller; "cancel query" reaches the pool connection through cancelQuery().
       },
-      () => this.#executeHere<R>(compiledQuery, options),
+      (_signal, control) => this.#execute<R>(compiledQuery, options, control),
     );
   }
 
-  async #executeWrite<R>(
-    compiledQuery: CompiledQuery,
-    analysis: QueryAnalysis,
-    options: AbortableOperationOptions | undefined,
-  ): Promise<QueryResult<R>> {
-    const mutation =
-      analysis.writes.length > 0
-        ? this.#context.watch.beginMutation(analysis.writes.map(toInput))
-        : undefined;
-    try {
-      return await this.#executeHere<R>(compiledQuery, options);
-    } finally {
-      if (mutation) {
-        if (this.#inTransaction || this.#deferWrites) this.#pendingWrites.push(mutation);
-        else mutation.complete();
-      }
-    }
-  }
-
-  #executeHere<R>(
+  /** Send one statement on the pool connection, through the engine. */
+  #execute<R>(
     compiledQuery: CompiledQuery,
     options: AbortableOperationOptions | undefined,
+    control?: LoadControl,
   ): Promise<QueryResult<R>> {
-    const run = this.materialize(options).then((real) => real.executeQuery<R>(compiledQuery, options));
+    const { sessionChanges, watch } = this.#context;
+    const run = this.materialize(options).then((real) => {
+      // The key says "the pool's role and search_path": a result read with others is not stored.
+      if (control !== undefined && sessionChanges.changed(real)) control.doNotStore();
+      // `real.executeQuery` submits synchronously: the transaction state recorded is the one it runs in.
+      const sent = watch.runStatement(this.#statement(compiledQuery, real), () =>
+        real.executeQuery<R>(compiledQuery, options),
+      );
+      if (compiledQuery.query.kind !== "RawNode" || !sessionChanges.mayChange(real, compiledQuery.sql))
+        return sent;
+      const refresh = () => sessionChanges.refresh(real, this.#context.session);
+      return sent.then(
+        async (result) => {
+          await refresh();
+          return result;
+        },
+        async (error: unknown) => {
+          await refresh();
+          throw error;
+        },
+      );
+    });
     this.#running.add(run);
     const forget = () => this.#running.delete(run);
     run.then(forget, forget);
     return run;
   }
-}
 
-/** The tables a cached read depends on, or undefined when they are unknown (rule 5: not cached). */
-function dependencies(analysis: QueryAnalysis, options: CachedQueryOptions): TableInput[] | undefined {
-  const named = options.tables;
-  // Hidden tables (raw SQL text) or none at all (`select now()`): only the user can say what it reads.
-  if (named === undefined && (analysis.opaque || analysis.tables.length === 0)) return undefined;
-  const tables: TableInput[] = analysis.tables.map(toInput);
-  if (named) tables.push(...named);
-  return tables;
-}
-
-function toInput(table: QueryTable): TableInput {
-  return table.schema === undefined ? { table: table.table } : { schema: table.schema, table: table.table };
+  #statement(compiledQuery: CompiledQuery, real: DatabaseConnection): Statement {
+    const searchPath = this.#context.sessionChanges.searchPath(real) ?? this.#context.session?.searchPath;
+    return {
+      sql: compiledQuery.sql,
+      params: compiledQuery.parameters,
+      connection: real,
+      ...(searchPath === undefined ? {} : { searchPath }),
+    };
+  }
 }

@@ -1,8 +1,13 @@
 import type { CacheWatch } from "@pgcachewatch/core";
+import type { SessionIdentity } from "@pgcachewatch/core/adapter";
 import type { Driver } from "kysely";
+import type { SessionChanges } from "./session-changes.js";
 
 /** The part of the engine the adapter uses. */
-export type CacheWatchApi = Pick<CacheWatch, "load" | "beginMutation">;
+export type CacheWatchApi = Pick<
+  CacheWatch,
+  "load" | "runStatement" | "inTransaction" | "beginTransaction" | "endTransaction"
+>;
 
 /** What a wrapped driver and its connections share. */
 export interface CacheContext {
@@ -13,4 +18,8 @@ export interface CacheContext {
   readonly driver: Driver;
   /** Default ttl of cached queries (ms), when `cached()` gives none; undefined = the engine's. */
   readonly ttl: number | undefined;
+  /** The role and search_path of the driver's connections, read when the driver initialises. */
+  session: SessionIdentity | undefined;
+  /** Pool connections whose role or search_path a statement changed. */
+  readonly sessionChanges: SessionChanges;
 }

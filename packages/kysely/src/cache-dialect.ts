@@ -1,6 +1,7 @@
 import type { DatabaseIntrospector, Dialect, DialectAdapter, Driver, Kysely, QueryCompiler } from "kysely";
 import type { CacheWatchApi } from "./cache-context.js";
 import { CacheDriver } from "./cache-driver.js";
+import { SessionChanges } from "./session-changes.js";
 
 /** A dialect whose driver serves cache hits without a pool connection; everything else is the wrapped dialect's. */
 export class CacheDialect implements Dialect {
@@ -31,6 +32,8 @@ export class CacheDialect implements Dialect {
       watch: this.#watch,
       driver: this.#dialect.createDriver(),
       ttl: this.#ttl,
+      session: undefined,
+      sessionChanges: new SessionChanges(),
     });
   }
 

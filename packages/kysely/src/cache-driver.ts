@@ -7,14 +7,16 @@ import type {
 } from "kysely";
 import { CacheConnection } from "./cache-connection.js";
 import type { CacheContext } from "./cache-context.js";
+import { ForeignConnectionError, SavepointUnsupportedError } from "./errors.js";
 import { takePass } from "./query-pass.js";
+import { readSessionIdentity } from "./session-identity.js";
 
 type CompileQuery = QueryCompiler["compileQuery"];
 
 /**
  * Wraps a dialect's driver. Connections it hands out are {@link CacheConnection}s; transaction
- * control reaches the pool connection behind them, and marks them so reads bypass the cache and
- * writes invalidate after COMMIT or ROLLBACK.
+ * control reaches the pool connection behind them and is reported to the engine for that pool
+ * connection, so reads on it bypass the cache and writes invalidate after COMMIT or ROLLBACK.
  */
 export class CacheDriver implements Driver {
   readonly #context: CacheContext;
@@ -25,8 +27,9 @@ export class CacheDriver implements Driver {
     this.#driver = context.driver;
   }
 
-  init(options?: AbortableOperationOptions): Promise<void> {
-    return this.#driver.init(options);
+  async init(options?: AbortableOperationOptions): Promise<void> {
+    await this.#driver.init(options);
+    this.#context.session = await readSessionIdentity(this.#driver, options);
   }
 
   async acquireConnection(options?: AbortableOperationOptions): Promise<DatabaseConnection> {
@@ -39,27 +42,42 @@ export class CacheDriver implements Driver {
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
-    const cache = asCacheConnection(connection);
-    cache.beginTransaction();
-    await this.#driver.beginTransaction(await cache.materialize(), settings);
+    const real = await asCacheConnection(connection).materialize();
+    // Before BEGIN is sent: any statement on this pool connection from now on may see the transaction.
+    this.#context.watch.beginTransaction(real);
+    try {
+      await this.#driver.beginTransaction(real, settings);
+    } catch (error) {
+      this.#context.watch.endTransaction(real);
+      throw error;
+    }
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    const cache = asCacheConnection(connection);
+    const real = await asCacheConnection(connection).materialize();
     try {
-      await this.#driver.commitTransaction(await cache.materialize());
+      await this.#driver.commitTransaction(real);
     } finally {
-      cache.endTransaction();
+      // The transaction's writes become visible (or, for a failed COMMIT, vanish): invalidate now.
+      this.#context.watch.endTransaction(real);
+      await this.#afterTransaction(real);
     }
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    const cache = asCacheConnection(connection);
+    const real = await asCacheConnection(connection).materialize();
     try {
-      await this.#driver.rollbackTransaction(await cache.materialize());
+      await this.#driver.rollbackTransaction(real);
     } finally {
-      cache.endTransaction();
+      this.#context.watch.endTransaction(real);
+      await this.#afterTransaction(real);
     }
+  }
+
+  /** A `SET LOCAL ROLE` / `SET LOCAL search_path` ends with its transaction. */
+  async #afterTransaction(real: DatabaseConnection): Promise<void> {
+    const { sessionChanges, session } = this.#context;
+    if (sessionChanges.changed(real)) await sessionChanges.refresh(real, session);
   }
 
   async savepoint(
@@ -67,7 +85,7 @@ export class CacheDriver implements Driver {
     savepointName: string,
     compileQuery: CompileQuery,
   ): Promise<void> {
-    if (!this.#driver.savepoint) throw new Error("The `savepoint` method is not supported by this driver");
+    if (!this.#driver.savepoint) throw new SavepointUnsupportedError("savepoint");
     await this.#driver.savepoint(
       await asCacheConnection(connection).materialize(),
       savepointName,
@@ -81,7 +99,7 @@ export class CacheDriver implements Driver {
     compileQuery: CompileQuery,
   ): Promise<void> {
     if (!this.#driver.rollbackToSavepoint) {
-      throw new Error("The `rollbackToSavepoint` method is not supported by this driver");
+      throw new SavepointUnsupportedError("rollbackToSavepoint");
     }
     const real = await asCacheConnection(connection).materialize();
     await this.#driver.rollbackToSavepoint(real, savepointName, compileQuery);
@@ -93,7 +111,7 @@ export class CacheDriver implements Driver {
     compileQuery: CompileQuery,
   ): Promise<void> {
     if (!this.#driver.releaseSavepoint) {
-      throw new Error("The `releaseSavepoint` method is not supported by this driver");
+      throw new SavepointUnsupportedError("releaseSavepoint");
     }
     await this.#driver.releaseSavepoint(
       await asCacheConnection(connection).materialize(),
@@ -109,8 +127,6 @@ export class CacheDriver implements Driver {
     const cache = asCacheConnection(connection);
     // A load abandoned by an aborted caller may still run on it for other waiters: let it finish.
     await cache.settled();
-    // Whatever this session wrote is committed or rolled back once the connection goes back.
-    cache.completeWrites();
     const real = cache.real;
     if (real) await this.#driver.releaseConnection(real, options);
   }
@@ -122,5 +138,5 @@ export class CacheDriver implements Driver {
 
 function asCacheConnection(connection: DatabaseConnection): CacheConnection {
   if (connection instanceof CacheConnection) return connection;
-  throw new TypeError("pgcachewatch: the driver received a connection it did not hand out");
+  throw new ForeignConnectionError();
 }

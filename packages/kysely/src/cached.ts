@@ -6,7 +6,11 @@ import type {
   RootOperationNode,
   UnknownRow,
 } from "kysely";
-import type { CachedQueryOptions } from "./cached-query-options.js";
+import {
+  type CachedQueryOptions,
+  type ResolvedCacheOptions,
+  resolveCacheOptions,
+} from "./cached-query-options.js";
 import { CachePluginMissingError, InvalidCacheOptionError } from "./errors.js";
 import { markPass } from "./query-pass.js";
 
@@ -19,7 +23,8 @@ export interface PluginHost<T> {
  * Opt a query into the cache. A Kysely plugin that can also be passed to `$call`:
  *
  *   db.selectFrom("users").selectAll().$call(cached({ ttl: 60_000 })).execute()
- *   sql`select ...`.withPlugin(cached({ tables: ["users"] })).execute(db)
+ *   sql`select ...`.withPlugin(cached()).execute(db)
+ *   db.selectFrom("documents").selectAll().$call(cached({ scope: tenantId }))   // per tenant (RLS)
  *   const cachedDb = db.withPlugin(cached())          // every query of this scope
  *   cachedDb.selectFrom("events").$call(cached(false)) // ...except this one
  */
@@ -39,7 +44,7 @@ export function cached(options: CachedQueryOptions | false = {}): CachedMarker {
   return marker;
 }
 
-function validate(options: CachedQueryOptions): CachedQueryOptions {
+function validate(options: CachedQueryOptions): ResolvedCacheOptions {
   if (options.ttl !== undefined && !(Number.isFinite(options.ttl) && options.ttl >= 0)) {
     throw new InvalidCacheOptionError("ttl", `expected a number of ms >= 0, got ${String(options.ttl)}`);
   }
@@ -52,5 +57,8 @@ function validate(options: CachedQueryOptions): CachedQueryOptions {
   ) {
     throw new InvalidCacheOptionError("tags", "expected an array of strings");
   }
-  return Object.freeze({ ...options });
+  if (options.scope !== undefined && typeof options.scope !== "string") {
+    throw new InvalidCacheOptionError("scope", "expected a string (a tenant id, a role name)");
+  }
+  return resolveCacheOptions(options);
 }

@@ -26,3 +26,27 @@ export class InvalidCacheOptionError extends PgCacheWatchError {
     super("KYSELY_INVALID_CACHE_OPTION", `invalid cache option ${option}: ${why}`);
   }
 }
+
+/** The wrapped dialect's driver has no savepoint support, and a savepoint was asked for. */
+export class SavepointUnsupportedError extends PgCacheWatchError {
+  constructor(method: string) {
+    super("KYSELY_SAVEPOINT_UNSUPPORTED", `the wrapped driver does not support \`${method}\``);
+  }
+}
+
+/** The wrapped driver was handed a connection the cache dialect did not hand out. */
+export class ForeignConnectionError extends PgCacheWatchError {
+  constructor() {
+    super("KYSELY_FOREIGN_CONNECTION", "the cache driver received a connection it did not hand out");
+  }
+}
+
+/** The role and search_path of the driver's connections could not be read. */
+export class SessionIdentityError extends PgCacheWatchError {
+  constructor() {
+    super(
+      "KYSELY_SESSION_IDENTITY",
+      "the session identity query (current_user, search_path) returned no row",
+    );
+  }
+}

@@ -1,5 +1,5 @@
 import type { QueryId } from "kysely";
-import type { CachedQueryOptions } from "./cached-query-options.js";
+import { type ResolvedCacheOptions, resolveCacheOptions } from "./cached-query-options.js";
 
 /**
  * One trip of a query through Kysely's plugins. The cache plugin opens it, `cached()` markers later
@@ -15,7 +15,7 @@ export interface QueryPass {
   readonly owner: object;
   readonly queryId: QueryId;
   /** Set when the query opted in; `null` when an inner `cached(false)` opted it out again. */
-  options: CachedQueryOptions | null | undefined;
+  options: ResolvedCacheOptions | null | undefined;
 }
 
 interface PassSlot {
@@ -34,10 +34,12 @@ export function openPass(owner: object, queryId: QueryId): void {
 }
 
 /** Record a marker's options on the open pass of `queryId`. False when no pass is open for it. */
-export function markPass(queryId: QueryId, options: CachedQueryOptions | null): boolean {
+export function markPass(queryId: QueryId, options: ResolvedCacheOptions | null): boolean {
   const pass = slot.current;
   if (pass === undefined || pass.queryId !== queryId) return false;
-  pass.options = options === null || pass.options == null ? options : { ...pass.options, ...options };
+  // An inner marker refines an outer one (`db.withPlugin(cached())` then `$call(cached({ ttl }))`).
+  pass.options =
+    options === null || pass.options == null ? options : resolveCacheOptions({ ...pass.options, ...options });
   return true;
 }
 

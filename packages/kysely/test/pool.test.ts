@@ -54,6 +54,15 @@ describe("a cache hit never touches the pool", () => {
     }
   });
 
+  it("a hit does no analysis: the analyzer's counters stay put", async () => {
+    await readUsers();
+    const counters = { ...f.watch.analyzer.counters };
+    const hits = f.watch.stats().hits;
+    for (let i = 0; i < 20; i++) await readUsers();
+    expect(f.watch.stats().hits).toBe(hits + 20);
+    expect(f.watch.analyzer.counters).toEqual(counters);
+  });
+
   it("while an uncached query with the pool exhausted does wait for a connection (the control)", async () => {
     const held = await exhaustPool();
     const uncached = f.db.selectFrom("users").select("id").execute();

@@ -78,6 +78,26 @@ describe("registration", () => {
     expect(() => cached({ ttl: -1 })).toThrow(InvalidCacheOptionError);
     expect(() => cached({ ttl: Number.NaN })).toThrow(InvalidCacheOptionError);
     expect(() => pgCacheWatch(watch, { ttl: Number.POSITIVE_INFINITY })).toThrow(InvalidCacheOptionError);
+    expect(() => cached({ scope: 7 as unknown as string })).toThrow(InvalidCacheOptionError);
+  });
+
+  it("declared tables and tags are part of the key: a query with more declared tables does not reuse an entry with fewer", async () => {
+    const names = () => db.selectFrom("users").select("name").orderBy("name");
+    const before = watch.stats();
+    await names().$call(cached()).execute();
+    await names()
+      .$call(cached({ tables: ["posts"] }))
+      .execute();
+    await names()
+      .$call(cached({ tables: ["posts"] }))
+      .execute();
+    expect(watch.stats().hits).toBe(before.hits + 1);
+    // The second entry is also dropped by a change to posts, which the SQL does not read.
+    expect(watch.invalidate({ tables: ["posts"] })).toBeGreaterThanOrEqual(1);
+    await names()
+      .$call(cached({ tables: ["posts"] }))
+      .execute();
+    expect(watch.stats().hits).toBe(before.hits + 1);
   });
 });
 

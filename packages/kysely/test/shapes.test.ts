@@ -21,7 +21,7 @@ describe("every query shape against PostgreSQL, with an external raw pg writer",
     "%s: miss, hit without the pool, external write, fresh result",
     async (_name, shape) => {
       const query = shape.build(f.db);
-      const marker = shape.opaque ? cached({ tables: shape.tables }) : cached();
+      const marker = shape.declare ? cached({ tables: shape.declare }) : cached();
       const compiled = query.compile();
       const truth = async () => (await f.writer.query(compiled.sql, [...compiled.parameters])).rows;
 
@@ -48,28 +48,70 @@ describe("every query shape against PostgreSQL, with an external raw pg writer",
     },
   );
 
-  it("raw sql with text and no named tables is not cached (rule 5)", async () => {
-    const query = sql<{ n: number }>`select count(*)::int as n from users`.withPlugin(cached());
+  it("raw sql reading two tables, no tables named: miss, hit, an external write to each table, fresh", async () => {
+    const query = sql<{ name: string; title: string }>`
+      select u.name, p.title from users u join posts p on p.user_id = u.id where u.id = ${1} order by p.id`;
+    const read = async () => (await query.withPlugin(cached()).execute(f.db)).rows;
+    const truth = async () => {
+      const compiled = query.compile(f.db);
+      return (await f.writer.query(compiled.sql, [...compiled.parameters])).rows;
+    };
     const before = f.watch.stats();
-    const first = await query.execute(f.db);
-    const second = await query.execute(f.db);
-    expect(second.rows).toEqual(first.rows);
-    expect(f.watch.stats().bypassed).toBe(before.bypassed + 2);
-    expect(f.watch.stats().hits).toBe(before.hits);
-    expect(f.watch.stats().loads).toBe(before.loads);
+    const miss = await read();
+    expect(miss).toEqual(await truth());
+    const hit = await read();
+    expect(hit).toEqual(miss);
+    expect(f.watch.stats().hits).toBe(before.hits + 1);
+    expect(f.watch.stats().loads).toBe(before.loads + 1);
+    let last = miss;
+    for (const [table, write] of [
+      ["public.users", "UPDATE users SET name = name || '+' WHERE id = 1"],
+      ["public.posts", "UPDATE posts SET title = title || '+' WHERE user_id = 1"],
+    ] as const) {
+      const changed = changeOf(f.watch, table);
+      await f.writer.query(write);
+      await changed;
+      const fresh = await read();
+      expect(fresh).not.toEqual(last);
+      expect(fresh).toEqual(await truth());
+      expect(await read()).toEqual(fresh);
+      last = fresh;
+    }
+    expect(f.watch.stats().loads).toBe(before.loads + 3);
   });
 
-  it("a query that names no table at all is not cached", async () => {
-    const before = f.watch.stats();
+  it("a user function that reads another table is not cached unless its tables are named", async () => {
     const query = () =>
+      f.db
+        .selectFrom("users")
+        .select("name")
+        .where(sql<boolean>`name in (select admin_names())`)
+        .$call(cached())
+        .execute();
+    const before = f.watch.stats();
+    const uncached: string[] = [];
+    f.watch.on("uncached", (info) => uncached.push(info.reason));
+    expect(await query()).toEqual(await query());
+    expect(f.watch.stats().hits).toBe(before.hits);
+    expect(f.watch.stats().fillsUncacheable).toBe(before.fillsUncacheable + 2);
+    expect(uncached[0]).toMatch(/admin_names/);
+  });
+
+  it("a query that reads no table is cached (a constant depends on nothing); now() is not", async () => {
+    const before = f.watch.stats();
+    const constant = () =>
       f.db
         .selectNoFrom((eb) => eb.val(1).as("one"))
         .$call(cached())
         .execute();
-    expect(await query()).toEqual([{ one: "1" }]);
-    expect(await query()).toEqual([{ one: "1" }]);
-    expect(f.watch.stats().bypassed).toBe(before.bypassed + 2);
-    expect(f.watch.stats().hits).toBe(before.hits);
+    expect(await constant()).toEqual([{ one: "1" }]);
+    expect(await constant()).toEqual([{ one: "1" }]);
+    expect(f.watch.stats().hits).toBe(before.hits + 1);
+    const clock = () => sql<{ t: Date }>`select now() as t`.withPlugin(cached()).execute(f.db);
+    await clock();
+    await clock();
+    expect(f.watch.stats().hits).toBe(before.hits + 1);
+    expect(f.watch.stats().fillsUncacheable).toBe(before.fillsUncacheable + 2);
   });
 
   it("queries without cached() are not cached (opt-in)", async () => {
@@ -116,6 +158,25 @@ describe("writes through Kysely invalidate their target on completion (read-your
     expect(after.find((r) => r.user_id === 1)?.dark_mode).toBe(
       !before.find((r) => r.user_id === 1)?.dark_mode,
     );
+  });
+
+  it("writes and EXPLAIN marked cached never go through the cache: two concurrent identical raw inserts both run", async () => {
+    const cachedDb = f.db.withPlugin(cached());
+    const count = async () => Number((await f.writer.query("SELECT count(*) FROM archive")).rows[0].count);
+    const before = await count();
+    const insert = () => sql`insert into archive (title) values (${"same"})`.execute(cachedDb);
+    await Promise.all([insert(), insert()]);
+    expect(await count()).toBe(before + 2);
+    const hits = f.watch.stats().hits;
+    const explain = () =>
+      cachedDb
+        .selectFrom("users")
+        .selectAll()
+        .$call(cached({ tables: ["users"] }))
+        .explain();
+    await explain();
+    await explain();
+    expect(f.watch.stats().hits).toBe(hits);
   });
 
   it("a data-modifying CTE under a SELECT runs every time, even when marked cached", async () => {

@@ -3,6 +3,8 @@ import type { CacheWatch } from "../engine/cache-watch.js";
 import { isPromise, type StatementAnalysis } from "../engine/statement-analysis.js";
 import type { TableInput } from "../events/table-name.js";
 import { queryKey } from "../keys/query-key.js";
+import type { SessionIdentity } from "../keys/session-identity.js";
+import { pgSessionIdentity } from "./pg-session-identity.js";
 
 /** What `watch.query` runs a statement on: a pg.Pool, a pg.Client or a checked-out PoolClient. */
 export interface PgQueryable {
@@ -17,7 +19,11 @@ export interface PgQueryOptions {
   readonly ttl?: number;
   readonly tags?: readonly string[];
   readonly signal?: AbortSignal;
-  /** The connection's search_path, when the pool sets one (`options: "-c search_path=..."`). */
+  /**
+   * The search_path the statement runs with. Default: the one the pool's (or client's) sessions
+   * start with, read once on first use (`SHOW search_path`, with `$user` resolved). Give it when a
+   * session changes its own path (`SET search_path`).
+   */
   readonly searchPath?: string;
 }
 
@@ -40,14 +46,29 @@ export function cachedPgQuery<R = Record<string, unknown>>(
   params: readonly unknown[] = [],
   options: PgQueryOptions = {},
 ): Promise<PgQueryResult<R>> {
+  // The role and search_path decide what the text returns: part of the key and of name resolution.
+  const identity = pgSessionIdentity(client);
+  if (isPromise(identity))
+    return identity.then((known) => queryAs(watch, client, known, text, params, options));
+  return queryAs(watch, client, identity, text, params, options);
+}
+
+function queryAs<R>(
+  watch: CacheWatch,
+  client: PgQueryable,
+  identity: SessionIdentity,
+  text: string,
+  params: readonly unknown[],
+  options: PgQueryOptions,
+): Promise<PgQueryResult<R>> {
   // A pool picks a free connection per statement: never one inside a transaction.
   const connection = client instanceof pg.Pool ? undefined : client;
-  const searchPath = options.searchPath;
+  const searchPath = options.searchPath ?? identity.searchPath;
   const statement = { sql: text, params, connection, searchPath };
   const send = () =>
     watch.runStatement(statement, () => client.query(text, params as unknown[])).then(plainResult<R>);
   const read = (): Promise<PgQueryResult<R>> => {
-    const key = queryKey(["pg", searchPath ?? "", text], params);
+    const key = queryKey(["pg", identity.role, searchPath, text], params);
     return watch.load(
       {
         key: connection !== undefined && watch.inTransaction(connection) ? undefined : key,
@@ -70,7 +91,7 @@ export function cachedPgQuery<R = Record<string, unknown>>(
     known.add(text);
     return read();
   };
-  const analysis = watch.analyzer.analyze(text, searchPath === undefined ? undefined : { searchPath });
+  const analysis = watch.analyzer.analyze(text, { searchPath });
   return isPromise(analysis) ? analysis.then(route) : route(analysis);
 }
 

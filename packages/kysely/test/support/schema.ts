@@ -40,6 +40,8 @@ export async function createSchema(client: pg.Client): Promise<void> {
     INSERT INTO admins VALUES (1, 'root');
     INSERT INTO app.accounts VALUES (1, 'ada');
     INSERT INTO user_settings VALUES (1, true), (2, false);
+    -- A function whose reads the SQL that calls it cannot show.
+    CREATE FUNCTION admin_names() RETURNS SETOF text LANGUAGE sql STABLE AS 'SELECT name FROM admins';
   `);
   await installTriggers(client, { tables: ["users", "posts", "admins", "archive", "app.accounts"] });
 }

@@ -1,19 +1,8 @@
-import {
-  type CompiledQuery,
-  DummyDriver,
-  type Kysely,
-  Kysely as KyselyClass,
-  type KyselyPlugin,
-  PostgresAdapter,
-  PostgresIntrospector,
-  PostgresQueryCompiler,
-  type RawBuilder,
-  sql,
-} from "kysely";
+import { type CompiledQuery, type Kysely, type KyselyPlugin, type RawBuilder, sql } from "kysely";
 import { jsonArrayFrom, jsonObjectFrom } from "kysely/helpers/postgres";
 import type { Database } from "./schema.js";
 
-/** A query of one shape: compiled for table derivation, run (with a marker plugin) against the database. */
+/** A query of one shape: compiled (its SQL is the truth to compare with), run with a marker plugin. */
 export interface ShapeQuery {
   compile(): CompiledQuery;
   run(marker: KyselyPlugin): Promise<unknown[]>;
@@ -22,10 +11,10 @@ export interface ShapeQuery {
 export interface ReadShape {
   name: string;
   build(db: Kysely<Database>): ShapeQuery;
-  /** Tables derived from the operation tree, `schema.table` or bare when unqualified (= public). */
+  /** Tables the analyzer finds in its SQL, `schema.table` or bare when unqualified (= public). */
   tables: string[];
-  /** True when raw SQL hides tables: cached only with `cached({ tables })`. */
-  opaque?: boolean;
+  /** Tables the SQL cannot show (a user function's): cached only when named in `cached({ tables })`. */
+  declare?: string[];
   /** An external write (raw pg) that changes this query's result, and the table it changes. */
   write: string;
   changed: string;
@@ -251,12 +240,26 @@ export const READ_SHAPES: ReadShape[] = [
     changed: "public.admins",
   },
   {
-    name: "raw sql with text (opaque: cached only with named tables)",
+    name: "raw sql with text, no tables named",
     build: (db) => raw(db, sql`select id, name from ${sql.table("users")} where id = ${1}`),
     tables: ["users"],
-    opaque: true,
     write: "UPDATE users SET name = name || '.' WHERE id = 1",
     changed: "public.users",
+  },
+  {
+    name: "a user function that reads another table (opaque: cached with the tables named)",
+    build: (db) =>
+      builder(
+        db
+          .selectFrom("users")
+          .select("name")
+          .where(sql<boolean>`name in (select admin_names())`)
+          .orderBy("name"),
+      ),
+    tables: ["users"],
+    declare: ["admins"],
+    write: "INSERT INTO admins SELECT (SELECT max(id) + 1 FROM admins), name FROM users WHERE id = 1",
+    changed: "public.admins",
   },
 ];
 
@@ -343,20 +346,3 @@ export const WRITE_SHAPES: WriteShape[] = [
     writes: ["user_settings"],
   },
 ];
-
-/** A Kysely that compiles PostgreSQL without a database, for table derivation. */
-export function compilingOnly(): Kysely<Database> {
-  return new KyselyClass<Database>({
-    dialect: {
-      createAdapter: () => new PostgresAdapter(),
-      createDriver: () => new DummyDriver(),
-      createIntrospector: (db) => new PostgresIntrospector(db),
-      createQueryCompiler: () => new PostgresQueryCompiler(),
-    },
-  });
-}
-
-/** `schema.table`, or the bare name for an unqualified table. */
-export function formatTables(tables: readonly { schema: string | undefined; table: string }[]): string[] {
-  return tables.map((t) => (t.schema === undefined ? t.table : `${t.schema}.${t.table}`));
-}
