@@ -1,5 +1,5 @@
 import { cpus, loadavg, totalmem } from "node:os";
-import * as core from "@pgcachewatch/core";
+import { installTriggers } from "@pgcachewatch/core/triggers";
 import {
   createTestDatabase,
   type EmbeddedServer,
@@ -97,7 +97,7 @@ export async function openEnvironment(): Promise<BenchEnvironment> {
     serverKind: server ? "embedded" : "DATABASE_URL",
     settings,
     machine: machineInfo(),
-    walAvailable: walSourceConstructor() !== undefined && settings.wal_level === "logical",
+    walAvailable: settings.wal_level === "logical",
     async close() {
       try {
         await database.drop();
@@ -114,24 +114,13 @@ function formatSetting(setting: string, unit: string | null): string {
   return unit ? `${setting}${unit}` : setting;
 }
 
-/** The WAL change source's constructor, once core exports it (it lands separately). */
-export type WalSourceConstructor = new (options: {
-  connectionString: string;
-  tables: readonly string[];
-}) => core.ChangeSource;
-
-export function walSourceConstructor(): WalSourceConstructor | undefined {
-  const candidate = (core as Record<string, unknown>).WalSource;
-  return typeof candidate === "function" ? (candidate as WalSourceConstructor) : undefined;
-}
-
 /** Our statement-level change triggers on `tables`, installed by core exactly as an app would. */
 export async function installStatementTriggers(
   client: pg.ClientBase,
   tables: string[],
   channel = "pgcachewatch",
 ): Promise<void> {
-  await core.installTriggers(client, { tables, channel });
+  await installTriggers(client, { tables, channel });
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { CacheWatchOptions } from "@pgcachewatch/core";
-import { walSourceConstructor } from "./environment.js";
+import { WalSource } from "@pgcachewatch/core/wal";
 
-/** The change sources a scenario compares: NOTIFY always, WAL once core has it and the server allows it. */
+/** The change sources a scenario compares: NOTIFY always, WAL when the server allows it. */
 export interface SourceVariant {
   name: "notify" | "wal";
   label: string;
@@ -20,8 +20,7 @@ export function sourceVariants(walAvailable: boolean): SourceVariant[] {
       options: (url) => ({ connectionString: url, source: "notify" }),
     },
   ];
-  const WalSource = walSourceConstructor();
-  if (walAvailable && WalSource) {
+  if (walAvailable) {
     variants.push({
       name: "wal",
       label: "WAL (logical replication)",

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { cloneAndMeasure, cloneValue, freezeAndMeasure } from "@pgcachewatch/core";
+import { cloneAndMeasure, cloneValue, freezeAndMeasure } from "@pgcachewatch/core/adapter";
 import { createItems } from "../dataset.js";
 import { connect } from "../environment.js";
 import { bytes, ms, ns, ratio } from "../format.js";

@@ -1,4 +1,4 @@
-import { installTriggers } from "@pgcachewatch/core";
+import { installTriggers } from "@pgcachewatch/core/triggers";
 import pg from "pg";
 
 /** Tables every example reads. The examples create the subset they need the same way. */

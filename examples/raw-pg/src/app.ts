@@ -1,4 +1,5 @@
-import { type CacheWatch, cached, Greedy, PGEventQueue } from "@pgcachewatch/core";
+import { type CacheWatch, cached } from "@pgcachewatch/core";
+import { Greedy, PGEventQueue } from "@pgcachewatch/core/compat";
 import { createInspector } from "@pgcachewatch/core/observability";
 import Fastify, { type FastifyInstance } from "fastify";
 import pg from "pg";

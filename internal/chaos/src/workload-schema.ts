@@ -1,4 +1,4 @@
-import { quoteIdentifier } from "@pgcachewatch/core";
+import { quoteIdentifier } from "@pgcachewatch/core/adapter";
 import type pg from "pg";
 import { MARKER_SCHEMA, MARKER_TABLE } from "./staleness-checker.js";
 

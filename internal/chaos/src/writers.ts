@@ -1,4 +1,4 @@
-import { quoteIdentifier } from "@pgcachewatch/core";
+import { quoteIdentifier } from "@pgcachewatch/core/adapter";
 import pg from "pg";
 import { sleep } from "./sleep.js";
 import { MARKER_SCHEMA, MARKER_TABLE, type StalenessChecker } from "./staleness-checker.js";

@@ -1,17 +1,14 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { type CacheWatch, createCacheWatch, InvalidTableNameError, type TableRef } from "@pgcachewatch/core";
 import {
-  type CacheWatch,
-  createCacheWatch,
   ensureTriggers,
-  InvalidTableNameError,
   installTriggers,
-  type TableRef,
   triggerSql,
   triggerStatus,
   uninstallTriggerSql,
   uninstallTriggers,
-} from "@pgcachewatch/core";
+} from "@pgcachewatch/core/triggers";
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";

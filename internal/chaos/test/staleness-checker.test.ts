@@ -1,5 +1,5 @@
 import type { ChangeSource } from "@pgcachewatch/core";
-import { MemoryStore } from "@pgcachewatch/core";
+import { MemoryStore } from "@pgcachewatch/core/adapter";
 import { serverKind, useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import { describe, expect, it } from "vitest";
 import { chaosPassed, formatSummary, runChaos, StalenessChecker } from "../src/index.js";

@@ -1,14 +1,24 @@
-// `@pgcachewatch/core/adapter`: what ORM adapters build on (keys, table names, the analyzer,
-// isolation, the store and the NOTIFY payload format). Applications rarely need it.
+// `@pgcachewatch/core/adapter`: what ORM adapters and tools build on (keys, table names, the
+// analyzer, isolation, the store, the NOTIFY payload format, connection strings). Applications
+// rarely need it.
 export {
   createSqlAnalyzer,
+  ddlEventTriggerSql,
+  installDdlEventTrigger,
+  mentionedTables,
   type SqlAnalyzer,
   type SqlAnalyzerOptions,
   type StatementDependencies,
+  uninstallDdlEventTriggerSql,
 } from "./analysis/index.js";
 export { stableKey } from "./cached/stable-key.js";
-export type { AnalysisContext, StatementAnalysis, StatementAnalyzer } from "./engine/statement-analysis.js";
-export { CHANGE_OPERATIONS, type ChangeOperation } from "./events/change-event.js";
+export {
+  type ConnectionStringForm,
+  connectionStringForm,
+  redactConnectionString,
+  toClientConfig,
+} from "./connection-string.js";
+export { CHANGE_OPERATIONS } from "./events/change-event.js";
 export {
   formatNotifyPayload,
   NOTIFY_PAYLOAD_VERSION,
@@ -16,15 +26,15 @@ export {
   type PayloadProblem,
   parseNotifyPayload,
 } from "./events/notify-payload.js";
-export { DEFAULT_SCHEMA, formatTable, type TableRef, tableTag, toTableRef } from "./events/table-name.js";
-export { queryKey } from "./keys/query-key.js";
+export { sealPayload, verifyEnvelope } from "./events/signed-payload.js";
+export { DEFAULT_SCHEMA, formatTable, tableTag, toTableRef } from "./events/table-name.js";
+export { DEFAULT_ENCODING, queryKey, type ValueEncoder } from "./keys/query-key.js";
 export {
   resolveUserSchema,
   SESSION_IDENTITY_SQL,
   type SessionIdentity,
   sessionIdentity,
 } from "./keys/session-identity.js";
-export { NotifySource, type NotifySourceOptions } from "./sources/notify-source.js";
 export { quoteIdentifier } from "./sources/quote-identifier.js";
-export { cloneValue } from "./store/clone.js";
+export { cloneAndMeasure, cloneValue, freezeAndMeasure } from "./store/clone.js";
 export { MemoryStore, type MemoryStoreOptions } from "./store/memory-store.js";

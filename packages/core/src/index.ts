@@ -4,15 +4,7 @@ export {
   type CachedWithStrategy,
   type CachedWithTables,
   cached,
-  cachedMethod,
 } from "./cached/cached.js";
-export { stableKey } from "./cached/stable-key.js";
-export {
-  type ConnectionStringForm,
-  connectionStringForm,
-  redactConnectionString,
-  toClientConfig,
-} from "./connection-string.js";
 export {
   CacheWatch,
   type CacheWatchEvents,
@@ -50,75 +42,13 @@ export {
   UnexpectedServerResponseError,
   UnserializableArgumentError,
 } from "./errors.js";
-export { CHANGE_OPERATIONS, type ChangeEvent, type ChangeOperation } from "./events/change-event.js";
-export {
-  formatNotifyPayload,
-  NOTIFY_PAYLOAD_VERSION,
-  type ParsedPayload,
-  type PayloadProblem,
-  parseNotifyPayload,
-} from "./events/notify-payload.js";
-export { sealPayload, verifyEnvelope } from "./events/signed-payload.js";
-export {
-  DEFAULT_SCHEMA,
-  formatTable,
-  type TableInput,
-  type TableRef,
-  toTableRef,
-} from "./events/table-name.js";
-export { DEFAULT_ENCODING, queryKey, type ValueEncoder } from "./keys/query-key.js";
-export { PGEventQueue } from "./listener.js";
+export type { ChangeEvent, ChangeOperation } from "./events/change-event.js";
+export type { TableInput, TableRef } from "./events/table-name.js";
 export { type Logger, silentLogger } from "./logger.js";
 export type { PgQueryable, PgQueryOptions, PgQueryResult } from "./pg/cached-pg-query.js";
 export type { ChangeSource, ChangeSourceHandlers } from "./sources/change-source.js";
 export { NotifySource, type NotifySourceOptions } from "./sources/notify-source.js";
-export { quoteIdentifier } from "./sources/quote-identifier.js";
-export * from "./sources/wal/index.js";
 export type { CacheStore, StoreEntry, TagUsage } from "./store/cache-store.js";
-export {
-  cloneAndMeasure,
-  cloneValue,
-  type DeepReadonly,
-  freezeAndMeasure,
-  type IsolationMode,
-} from "./store/clone.js";
-export { MemoryStore, type MemoryStoreOptions } from "./store/memory-store.js";
-export { Greedy, type GreedyOptions } from "./strategies/greedy.js";
-export type { Strategy } from "./strategies/strategy.js";
-export { Timed, type TimedOptions } from "./strategies/timed.js";
-export { Windowed, type WindowedOptions } from "./strategies/windowed.js";
-export {
-  DEFAULT_CHANNEL,
-  type EnsureTriggersResult,
-  EventSecretUnavailableError,
-  ensureTriggers,
-  INSTALL_REVISION,
-  type InstallTriggersOptions,
-  type InstallTriggersResult,
-  InvalidChannelError,
-  installTriggers,
-  listWatchableTables,
-  NotATableError,
-  readEventSecret,
-  type SqlTextOptions,
-  TRIGGER_NAME,
-  TRIGGER_SCHEMA,
-  type TriggerClient,
-  TriggerConflictError,
-  TriggerPermissionError,
-  type TriggerSqlOptions,
-  type TriggerStatus,
-  type TriggerStatusOptions,
-  toChannel,
-  triggerSql,
-  triggerStatus,
-  type UninstallTriggerSqlOptions,
-  type UninstallTriggersOptions,
-  type UninstallTriggersResult,
-  UnknownTableError,
-  type UnwatchedPartition,
-  uninstallTriggerSql,
-  uninstallTriggers,
-  type WatchedTable,
-  type WatchedTableKind,
-} from "./triggers/index.js";
+export type { DeepReadonly, IsolationMode } from "./store/clone.js";
+// Subpaths: @pgcachewatch/core/triggers (install, status, SQL), /wal (logical replication),
+// /adapter (keys, analyzer, store), /compat (the Python original's API), /observability.

@@ -1,15 +1,8 @@
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  cached,
-  cachedMethod,
-  createCacheWatch,
-  Greedy,
-  PGEventQueue,
-  Timed,
-  Windowed,
-} from "../src/index.js";
+import { cachedMethod, Greedy, PGEventQueue, Timed, Windowed } from "../src/compat.js";
+import { cached, createCacheWatch } from "../src/index.js";
 import { createTestTrigger } from "./support/notify-trigger.js";
 import { nextEvent, until } from "./support/wait.js";
 

@@ -1,7 +1,7 @@
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { INSTALL_REVISION, uninstallTriggers } from "../src/index.js";
+import { INSTALL_REVISION, uninstallTriggers } from "../src/triggers/index.js";
 import { builtCliExists, cleanEnv, runCli, startCli } from "./support/cli-process.js";
 import { catalogSnapshot, installedTriggers } from "./support/notifications.js";
 

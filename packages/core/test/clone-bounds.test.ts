@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { cloneAndMeasure, cloneValue, freezeAndMeasure } from "../src/index.js";
+import { cloneAndMeasure, cloneValue, freezeAndMeasure } from "../src/adapter.js";
 import { copyCounters, resetCopyCounters } from "../src/store/copy-counters.js";
 import { arrayBytes, DATE_BYTES, plainObjectBytes, stringBytes } from "../src/store/heap-size.js";
 import { MAX_DEPTH, UncloneableValueError } from "../src/store/uncloneable.js";

@@ -7,7 +7,8 @@ import {
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { createCacheWatch, type NotifySource, quoteIdentifier } from "../src/index.js";
+import { quoteIdentifier } from "../src/adapter.js";
+import { createCacheWatch, type NotifySource } from "../src/index.js";
 import { createTestTrigger } from "./support/notify-trigger.js";
 import { nextEvent } from "./support/wait.js";
 

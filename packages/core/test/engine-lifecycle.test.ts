@@ -1,7 +1,8 @@
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { createCacheWatch, EngineStoppedError, formatNotifyPayload } from "../src/index.js";
+import { formatNotifyPayload } from "../src/adapter.js";
+import { createCacheWatch, EngineStoppedError } from "../src/index.js";
 import { deferred, nextEvent } from "./support/wait.js";
 
 const db = useTestDatabase("lifecycle");

@@ -1,7 +1,8 @@
 import v8 from "node:v8";
 import vm from "node:vm";
 import { describe, expect, it } from "vitest";
-import { cloneValue, createCacheWatch, LoadAbortedError, LoadTimeoutError } from "../src/index.js";
+import { cloneValue } from "../src/adapter.js";
+import { createCacheWatch, LoadAbortedError, LoadTimeoutError } from "../src/index.js";
 import { deferred } from "./support/wait.js";
 
 // Pure engine logic, no change source: `source: "none"` serves as soon as started.

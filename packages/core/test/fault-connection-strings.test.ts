@@ -4,14 +4,9 @@ import { inspect } from "node:util";
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import pg from "pg";
 import { describe, expect, it, onTestFinished } from "vitest";
-import {
-  createCacheWatch,
-  InvalidConnectionStringError,
-  NotifySource,
-  redactConnectionString,
-  toClientConfig,
-  WalSource,
-} from "../src/index.js";
+import { redactConnectionString, toClientConfig } from "../src/adapter.js";
+import { createCacheWatch, InvalidConnectionStringError, NotifySource } from "../src/index.js";
+import { WalSource } from "../src/sources/wal/index.js";
 import { cleanEnv, runCli } from "./support/cli-process.js";
 
 const db = useTestDatabase("fault_connstr");

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { installTriggers, triggerStatus } from "../src/index.js";
+import { installTriggers, triggerStatus } from "../src/triggers/index.js";
 
 const db = useTestDatabase("fault_follow");
 

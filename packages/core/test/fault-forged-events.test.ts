@@ -3,14 +3,9 @@ import { until } from "@pgcachewatch/testdb";
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import {
-  type CacheWatch,
-  createCacheWatch,
-  EventSecretMismatchError,
-  installTriggers,
-  readEventSecret,
-  sealPayload,
-} from "../src/index.js";
+import { sealPayload } from "../src/adapter.js";
+import { type CacheWatch, createCacheWatch, EventSecretMismatchError } from "../src/index.js";
+import { installTriggers, readEventSecret } from "../src/triggers/index.js";
 import { recordNotifications } from "./support/notifications.js";
 
 const db = useTestDatabase("fault_forged");

@@ -1,11 +1,10 @@
 import { describe, expect, it, onTestFinished } from "vitest";
+import { stableKey, toTableRef } from "../src/adapter.js";
 import {
   cached,
   createCacheWatch,
   InvalidTableNameError,
   type PgCacheWatchError,
-  stableKey,
-  toTableRef,
   UnserializableArgumentError,
 } from "../src/index.js";
 

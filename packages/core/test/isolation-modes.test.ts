@@ -1,5 +1,6 @@
 import { describe, expect, expectTypeOf, it } from "vitest";
-import { cloneAndMeasure, cloneValue, type DeepReadonly, freezeAndMeasure } from "../src/index.js";
+import { cloneAndMeasure, cloneValue, freezeAndMeasure } from "../src/adapter.js";
+import type { DeepReadonly } from "../src/index.js";
 import { FrozenDate } from "../src/store/frozen-builtins.js";
 import {
   cachedShapeCount,

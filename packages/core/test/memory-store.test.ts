@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MemoryStore } from "../src/index.js";
+import { MemoryStore } from "../src/adapter.js";
 
 const entry = (tags: string[], bytes = 10, expiresAt = Number.POSITIVE_INFINITY) => ({
   value: tags.join(),

@@ -16,7 +16,8 @@ import {
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CacheWatch, createCacheWatch, installTriggers, queryKey } from "../src/index.js";
+import { queryKey } from "../src/adapter.js";
+import { type CacheWatch, createCacheWatch } from "../src/index.js";
 import {
   CacheObserverBase,
   INSTRUMENTS,
@@ -24,6 +25,7 @@ import {
   LOAD_SPAN,
   type OpenTelemetryInstrumentation,
 } from "../src/observability/index.js";
+import { installTriggers } from "../src/triggers/index.js";
 import { nextEvent, until } from "./support/wait.js";
 
 const db = useTestDatabase("observability_otel");

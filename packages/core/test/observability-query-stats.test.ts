@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { queryKey } from "../src/adapter.js";
 import { tableOfTag } from "../src/engine/tags.js";
-import { createCacheWatch, queryKey } from "../src/index.js";
+import { createCacheWatch } from "../src/index.js";
 import {
   QueryStatistics,
   queryShape,

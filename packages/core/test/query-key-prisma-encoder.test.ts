@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_ENCODING, queryKey, type ValueEncoder } from "../src/index.js";
+import { DEFAULT_ENCODING, queryKey, type ValueEncoder } from "../src/adapter.js";
 
 class Money {
   constructor(readonly cents: bigint) {}

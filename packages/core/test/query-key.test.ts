@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createCacheWatch, queryKey } from "../src/index.js";
+import { queryKey } from "../src/adapter.js";
+import { createCacheWatch } from "../src/index.js";
 
 describe("queryKey", () => {
   it("keeps parameters of different types apart", () => {

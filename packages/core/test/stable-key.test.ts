@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { stableKey, UnserializableArgumentError } from "../src/index.js";
+import { stableKey } from "../src/adapter.js";
+import { UnserializableArgumentError } from "../src/index.js";
 
 describe("stableKey", () => {
   it("ignores object key order and keeps types apart", () => {

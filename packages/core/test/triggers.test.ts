@@ -17,7 +17,7 @@ import {
   UnknownTableError,
   uninstallTriggerSql,
   uninstallTriggers,
-} from "../src/index.js";
+} from "../src/triggers/index.js";
 import {
   catalogSnapshot,
   installedTriggers,

@@ -1,4 +1,5 @@
-import { type CacheWatch, createCacheWatch, installTriggers } from "@pgcachewatch/core";
+import { type CacheWatch, createCacheWatch } from "@pgcachewatch/core";
+import { installTriggers } from "@pgcachewatch/core/triggers";
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import { Kysely, PostgresDialect, type PostgresPool, sql } from "kysely";
 import pg from "pg";

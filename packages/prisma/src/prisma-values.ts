@@ -1,4 +1,4 @@
-import { DEFAULT_ENCODING, type ValueEncoder } from "@pgcachewatch/core";
+import { DEFAULT_ENCODING, type ValueEncoder } from "@pgcachewatch/core/adapter";
 
 const OBJECT_ENUM_VALUE = Symbol.for("prisma.objectEnumValue");
 

@@ -1,4 +1,4 @@
-import { queryKey } from "@pgcachewatch/core";
+import { queryKey } from "@pgcachewatch/core/adapter";
 import {
   type PrismaRequest,
   readComputedFields,

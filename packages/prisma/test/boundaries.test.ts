@@ -3,7 +3,7 @@
  * client (its global omit, extensions around ours) is part of the key.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { installTriggers } from "@pgcachewatch/core";
+import { installTriggers } from "@pgcachewatch/core/triggers";
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";

@@ -1,6 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { type CacheWatch, createCacheWatch, installTriggers, NotifySource } from "@pgcachewatch/core";
+import { type CacheWatch, createCacheWatch, NotifySource } from "@pgcachewatch/core";
+import { installTriggers } from "@pgcachewatch/core/triggers";
 import { nextEvent, redisForTests, until } from "@pgcachewatch/testdb";
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import type { Redis } from "ioredis";

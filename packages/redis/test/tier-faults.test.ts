@@ -1,4 +1,4 @@
-import { installTriggers } from "@pgcachewatch/core";
+import { installTriggers } from "@pgcachewatch/core/triggers";
 import { nextEvent, startPrivateRedis, until } from "@pgcachewatch/testdb";
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import type { Redis } from "ioredis";

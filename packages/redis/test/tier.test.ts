@@ -1,4 +1,5 @@
-import { type CacheWatchOptions, installTriggers } from "@pgcachewatch/core";
+import type { CacheWatchOptions } from "@pgcachewatch/core";
+import { installTriggers } from "@pgcachewatch/core/triggers";
 import { deferred, nextEvent, redisForTests, until } from "@pgcachewatch/testdb";
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import type { Redis } from "ioredis";

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { installTriggers } from "../../src/index.js";
+import { installTriggers } from "../../src/triggers/index.js";
 
 /** Watch a table with the product's own trigger installer. */
 export async function createTestTrigger(

@@ -1,4 +1,4 @@
-import { installTriggers } from "@pgcachewatch/core";
+import { installTriggers } from "@pgcachewatch/core/triggers";
 import type { ColumnType, Generated } from "kysely";
 import type pg from "pg";
 

@@ -1,4 +1,4 @@
-import { installTriggers } from "@pgcachewatch/core";
+import { installTriggers } from "@pgcachewatch/core/triggers";
 import type pg from "pg";
 
 /** The test schema's tables, as `prisma migrate` would create them (it cannot run here). */

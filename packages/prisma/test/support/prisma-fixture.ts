@@ -1,10 +1,5 @@
-import {
-  type CacheWatch,
-  type ChangeEvent,
-  createCacheWatch,
-  formatNotifyPayload,
-  type InvalidateInfo,
-} from "@pgcachewatch/core";
+import { type CacheWatch, type ChangeEvent, createCacheWatch, type InvalidateInfo } from "@pgcachewatch/core";
+import { formatNotifyPayload } from "@pgcachewatch/core/adapter";
 import type { DatabaseFixture } from "@pgcachewatch/testdb/vitest";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type pg from "pg";
