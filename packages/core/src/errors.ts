@@ -107,3 +107,10 @@ export class UnexpectedServerResponseError extends PgCacheWatchError {
     super("UNEXPECTED_SERVER_RESPONSE", what);
   }
 }
+
+/** A cache option an adapter was given (`cached()`, `$cached()`, `pgCacheWatch()`) that it cannot use. */
+export class InvalidCacheOptionError extends PgCacheWatchError {
+  constructor(option: string, why?: string) {
+    super("INVALID_CACHE_OPTION", `invalid cache option ${why === undefined ? option : `${option}: ${why}`}`);
+  }
+}

@@ -31,6 +31,7 @@ export type { CacheWatchStats } from "./engine/stats.js";
 export {
   EngineStoppedError,
   EventSecretMismatchError,
+  InvalidCacheOptionError,
   InvalidConnectionStringError,
   InvalidOptionError,
   InvalidSqlTextError,

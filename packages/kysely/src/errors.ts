@@ -20,12 +20,8 @@ export class CacheDialectMissingError extends PgCacheWatchError {
   }
 }
 
-/** Bad options given to `cached()` or `pgCacheWatch()`. */
-export class InvalidCacheOptionError extends PgCacheWatchError {
-  constructor(option: string, why: string) {
-    super("KYSELY_INVALID_CACHE_OPTION", `invalid cache option ${option}: ${why}`);
-  }
-}
+/** One class for every adapter's bad cache options (code INVALID_CACHE_OPTION). */
+export { InvalidCacheOptionError } from "@pgcachewatch/core";
 
 /** The wrapped dialect's driver has no savepoint support, and a savepoint was asked for. */
 export class SavepointUnsupportedError extends PgCacheWatchError {

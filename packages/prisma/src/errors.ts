@@ -10,12 +10,8 @@ export class PrismaInternalsChangedError extends PgCacheWatchError {
   }
 }
 
-/** A per-call `cache` option or an extension option has a value that cannot be used. */
-export class InvalidCacheOptionError extends PgCacheWatchError {
-  constructor(detail: string) {
-    super("INVALID_CACHE_OPTION", `invalid @pgcachewatch/prisma option: ${detail}`);
-  }
-}
+/** One class for every adapter's bad cache options (code INVALID_CACHE_OPTION). */
+export { InvalidCacheOptionError } from "@pgcachewatch/core";
 
 /** No engine was given and no connection string could be found for one. */
 export class MissingConnectionStringError extends PgCacheWatchError {
