@@ -25,10 +25,14 @@ export class LoadAbortedError extends PgCacheWatchError {
   }
 }
 
-/** A table name that cannot be valid (empty, too long, NUL byte). */
+/** A table name that cannot be valid (empty, too long, NUL byte), or a table input that is not a name at all (null, a number...). */
 export class InvalidTableNameError extends PgCacheWatchError {
-  constructor(name: string, why: string) {
-    super("INVALID_TABLE_NAME", `invalid table name ${JSON.stringify(name)}: ${why}`);
+  /** `described`: `name` is already a description of a non-string input, printed as is. */
+  constructor(name: string, why: string, options?: { described?: boolean }) {
+    super(
+      "INVALID_TABLE_NAME",
+      `invalid table name ${options?.described ? name : JSON.stringify(name)}: ${why}`,
+    );
   }
 }
 
@@ -64,5 +68,42 @@ export class InvalidSqlTextError extends PgCacheWatchError {
 export class UnexpectedServerResponseError extends PgCacheWatchError {
   constructor(what: string) {
     super("UNEXPECTED_SERVER_RESPONSE", what);
+  }
+}
+
+/**
+ * The NOTIFY listener's connection does not keep a session: a notification sent to it did not come
+ * back (PgBouncer in transaction or statement mode, or another pooler that moves connections
+ * between clients). LISTEN needs the same server session for as long as it listens.
+ */
+export class ListenerNeedsSessionError extends PgCacheWatchError {
+  constructor(detail: string) {
+    super(
+      "LISTENER_NEEDS_SESSION",
+      `${detail}: the listener needs a session: point it at PostgreSQL directly or at a session-mode pooler (PgBouncer pool_mode = session)`,
+    );
+  }
+}
+
+/** A connection string that cannot be used as written (bad URL or port, unsupported key=value key). Never contains the password. */
+export class InvalidConnectionStringError extends PgCacheWatchError {
+  /** `redacted`: the connection string with its password already masked (see `redactConnectionString`). */
+  constructor(redacted: string, why: string) {
+    super("INVALID_CONNECTION_STRING", `invalid connection string ${JSON.stringify(redacted)}: ${why}`);
+  }
+}
+
+/**
+ * The engine's `eventSecret` cannot verify this install's notifications: it is not the secret the
+ * triggers sign with (reinstalled since?), or the installed triggers do not sign at all (an older
+ * revision). Every change would be dropped as forged, so the listener refuses to serve.
+ */
+export class EventSecretMismatchError extends PgCacheWatchError {
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(
+      "EVENT_SECRET_MISMATCH",
+      `${detail}: print the install's secret with \`pgcachewatch secret\`, reinstall the triggers (pgcachewatch install, or ensureTriggers), or leave eventSecret unset`,
+      options,
+    );
   }
 }

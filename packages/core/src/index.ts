@@ -8,6 +8,12 @@ export {
 } from "./cached/cached.js";
 export { stableKey } from "./cached/stable-key.js";
 export {
+  type ConnectionStringForm,
+  connectionStringForm,
+  redactConnectionString,
+  toClientConfig,
+} from "./connection-string.js";
+export {
   CacheWatch,
   type CacheWatchEvents,
   createCacheWatch,
@@ -24,9 +30,12 @@ export type { AnalysisContext, StatementAnalysis, StatementAnalyzer } from "./en
 export type { CacheWatchStats } from "./engine/stats.js";
 export {
   EngineStoppedError,
+  EventSecretMismatchError,
+  InvalidConnectionStringError,
   InvalidOptionError,
   InvalidSqlTextError,
   InvalidTableNameError,
+  ListenerNeedsSessionError,
   LoadAbortedError,
   LoadTimeoutError,
   PgCacheWatchError,
@@ -41,6 +50,7 @@ export {
   type PayloadProblem,
   parseNotifyPayload,
 } from "./events/notify-payload.js";
+export { sealPayload, verifyEnvelope } from "./events/signed-payload.js";
 export {
   DEFAULT_SCHEMA,
   formatTable,
@@ -66,6 +76,7 @@ export { Windowed, type WindowedOptions } from "./strategies/windowed.js";
 export {
   DEFAULT_CHANNEL,
   type EnsureTriggersResult,
+  EventSecretUnavailableError,
   ensureTriggers,
   INSTALL_REVISION,
   type InstallTriggersOptions,
@@ -74,6 +85,7 @@ export {
   installTriggers,
   listWatchableTables,
   NotATableError,
+  readEventSecret,
   type SqlTextOptions,
   TRIGGER_NAME,
   TRIGGER_SCHEMA,

@@ -1,7 +1,7 @@
 import { useTestDatabase } from "@pgcachewatch/testdb/vitest";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { uninstallTriggers } from "../src/index.js";
+import { INSTALL_REVISION, uninstallTriggers } from "../src/index.js";
 import { builtCliExists, cleanEnv, runCli, startCli } from "./support/cli-process.js";
 import { catalogSnapshot, installedTriggers } from "./support/notifications.js";
 
@@ -104,7 +104,9 @@ describe("install, status, uninstall through the binary", () => {
 
     const status = await runCli(["status", "--url", db.url]);
     expect(status.code).toBe(0);
-    expect(status.stdout).toContain("triggers:      installed in schema pgcachewatch (revision 1)");
+    expect(status.stdout).toContain(
+      `triggers:      installed in schema pgcachewatch (revision ${INSTALL_REVISION})`,
+    );
     expect(status.stdout).toMatch(/NOTIFY queue: {2}\d+\.\d\d% used/);
     expect(status.stdout).toMatch(/public\.users\s+table\s+pgcachewatch/);
     expect(status.stdout).toMatch(/sales\.orders_2025\s+partition of sales\.orders\s+pgcachewatch/);

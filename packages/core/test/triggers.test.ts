@@ -6,6 +6,7 @@ import { parseNotifyPayload } from "../src/events/notify-payload.js";
 import {
   DEFAULT_CHANNEL,
   ensureTriggers,
+  INSTALL_REVISION,
   InvalidChannelError,
   installTriggers,
   NotATableError,
@@ -406,9 +407,11 @@ describe("followNewPartitions (event trigger)", () => {
       ]);
       await writer.query("INSERT INTO events.log_1_a VALUES (150, 'a')");
       await writer.query("INSERT INTO events.log_2 VALUES (250, 'b')");
-      const payloads = (await logRecorder.drain(writer)).map(
-        (p) => JSON.parse(p) as { t: string; op: string },
-      );
+      const payloads = (await logRecorder.drain(writer)).map((p) => {
+        const parsed = parseNotifyPayload(p);
+        if (!parsed.ok) throw new Error(`unparseable payload ${p}`);
+        return { t: parsed.event.table, op: parsed.event.operation };
+      });
       expect(payloads.map((p) => p.t).sort()).toEqual(["log", "log", "log_1", "log_1_a", "log_2"]);
 
       await admin.query("DROP TABLE events.log_1, events.log_2, events.unwatched_0, events.plain");
@@ -501,9 +504,12 @@ describe("uninstallTriggers", () => {
     expect(installed.filter((item) => !before.includes(item))).toEqual([
       "function pgcachewatch.follow_partitions()",
       "function pgcachewatch.notify_change()",
+      "function pgcachewatch.probe_signature(text)",
       "function pgcachewatch.unwatch_all(text)",
       "function pgcachewatch.unwatch_table(text,text,text)",
       "function pgcachewatch.watch_table(text,text,text)",
+      "relation pgcachewatch.event_secret r",
+      "relation pgcachewatch.event_secret_pkey i",
       "schema pgcachewatch",
       "trigger kept pgcachewatch_notify pgcachewatch.notify_change()",
       "trigger sales.orders pgcachewatch_notify pgcachewatch.notify_change()",
@@ -604,7 +610,7 @@ describe("triggerStatus and ensureTriggers", () => {
     const status = await triggerStatus(admin);
     expect(status).toMatchObject({
       installed: true,
-      revision: 1,
+      revision: INSTALL_REVISION,
       current: true,
       unwatchedPartitions: [],
       followsNewPartitions: false,
@@ -638,7 +644,7 @@ describe("triggerStatus and ensureTriggers", () => {
     await setRevision(0);
     expect(await triggerStatus(admin)).toMatchObject({ revision: 0, current: false });
     expect((await ensureTriggers(admin, { tables: ["revisions"] })).functionsUpdated).toBe(true);
-    expect(await triggerStatus(admin)).toMatchObject({ revision: 1, current: true });
+    expect(await triggerStatus(admin)).toMatchObject({ revision: INSTALL_REVISION, current: true });
 
     await setRevision(99);
     expect((await ensureTriggers(admin, { tables: ["revisions"] })).functionsUpdated).toBe(false);

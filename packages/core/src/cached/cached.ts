@@ -57,16 +57,24 @@ export function cached<A extends unknown[], R>(
     watch.invalidateTags(watch.tagsFor([], [ownTag]), "strategy");
   };
   const detach = options.strategy ? options.strategy.attach(clear) : () => {};
-  const wrapped = (...args: A): Promise<R> =>
-    watch.load(
+  const wrapped = (...args: A): Promise<R> => {
+    // An argument that cannot be keyed is the caller's error like any other: a rejection, never a synchronous throw.
+    let key: string;
+    try {
+      key = `cached:${id}:${keyOf(...args)}`;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return watch.load(
       {
-        key: `cached:${id}:${keyOf(...args)}`,
+        key,
         tables,
         tags: [ownTag],
         ...(options.ttl === undefined ? {} : { ttl: options.ttl }),
       },
       () => fn(...args),
     );
+  };
   return Object.assign(wrapped, { clear, detach });
 }
 

@@ -10,14 +10,22 @@ import { UnserializableArgumentError } from "../errors.js";
  * so `{ $date: "…" }` (a plain object) and a Date can never share a key.
  */
 export function stableKey(args: readonly unknown[]): string {
-  return encode(args, "args", new Set());
+  return encode(args, "args", new Set(), 0);
 }
 
-function encode(value: unknown, path: string, seen: Set<object>): string {
+/**
+ * Deeper arguments are refused: recursion past a few thousand levels overflows the stack (an
+ * untyped RangeError), and the path in the message grows with the depth.
+ */
+export const MAX_ARGUMENT_DEPTH = 256;
+
+function encode(value: unknown, path: string, seen: Set<object>, depth: number): string {
   switch (typeof value) {
     case "string":
       return JSON.stringify(value);
     case "number":
+      // String(-0) is "0": -0 is a distinct argument (1 / -0 is -Infinity), as in queryKey.
+      if (Object.is(value, -0)) return "#num:-0";
       return Number.isFinite(value) ? String(value) : `#num:${value}`;
     case "boolean":
       return value ? "true" : "false";
@@ -33,29 +41,37 @@ function encode(value: unknown, path: string, seen: Set<object>): string {
   if (value === null) return "null";
   const object = value as object;
   if (seen.has(object)) throw new UnserializableArgumentError(path, "cyclic");
+  if (depth >= MAX_ARGUMENT_DEPTH) {
+    throw new UnserializableArgumentError(
+      path.length > 60 ? `${path.slice(0, 60)}…` : path,
+      `nested deeper than ${MAX_ARGUMENT_DEPTH} levels`,
+    );
+  }
+  const next = depth + 1;
   seen.add(object);
   try {
-    if (Array.isArray(object)) return `[${object.map((v, i) => encode(v, `${path}[${i}]`, seen)).join(",")}]`;
+    if (Array.isArray(object))
+      return `[${object.map((v, i) => encode(v, `${path}[${i}]`, seen, next)).join(",")}]`;
     if (object instanceof Date)
       return `#date:${Number.isNaN(object.getTime()) ? "invalid" : object.toISOString()}`;
     if (object instanceof Uint8Array)
       return `#bytes:${Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString("hex")}`;
     if (object instanceof Map) {
       const entries = [...object.entries()].map(([k, v], i) => [
-        encode(k, `${path}<key ${i}>`, seen),
-        encode(v, `${path}<value ${i}>`, seen),
+        encode(k, `${path}<key ${i}>`, seen, next),
+        encode(v, `${path}<value ${i}>`, seen, next),
       ]);
       entries.sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
       return `#map[${entries.map(([k, v]) => `[${k},${v}]`).join(",")}]`;
     }
     if (object instanceof Set) {
-      const items = [...object].map((v, i) => encode(v, `${path}<item ${i}>`, seen)).sort();
+      const items = [...object].map((v, i) => encode(v, `${path}<item ${i}>`, seen, next)).sort();
       return `#set[${items.join(",")}]`;
     }
     const proto: unknown = Object.getPrototypeOf(object);
     if (proto !== Object.prototype && proto !== null) {
       const toJSON = (object as { toJSON?: unknown }).toJSON;
-      if (typeof toJSON === "function") return encode(toJSON.call(object), path, seen);
+      if (typeof toJSON === "function") return encode(toJSON.call(object), path, seen, next);
       throw new UnserializableArgumentError(
         path,
         `an instance of ${object.constructor?.name ?? "a class"} without toJSON()`,
@@ -63,7 +79,7 @@ function encode(value: unknown, path: string, seen: Set<object>): string {
     }
     const record = object as Record<string, unknown>;
     const keys = Object.keys(record).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${encode(record[k], `${path}.${k}`, seen)}`).join(",")}}`;
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${encode(record[k], `${path}.${k}`, seen, next)}`).join(",")}}`;
   } finally {
     seen.delete(object);
   }

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { clientConfigFor, redactSecrets } from "../connection-string.js";
 import { PgCacheWatchError } from "../errors.js";
 import type { CommonFlags } from "./parse-args.js";
 
@@ -11,14 +12,20 @@ export class CannotConnectError extends PgCacheWatchError {
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
-/** `--url`, else `DATABASE_URL`, else nothing: `pg` then reads PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD... */
+function connectionStringOf(common: CommonFlags, env: NodeJS.ProcessEnv): string | undefined {
+  return common.url ?? (env.DATABASE_URL === "" ? undefined : env.DATABASE_URL);
+}
+
+/**
+ * `--url`, else `DATABASE_URL` (a postgres:// URL or libpq key=value text), else nothing: `pg`
+ * then reads PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD... A malformed string throws
+ * InvalidConnectionStringError, whose message has no password.
+ */
 export function connectionConfig(common: CommonFlags, env: NodeJS.ProcessEnv): pg.ClientConfig {
-  const url = common.url ?? (env.DATABASE_URL === "" ? undefined : env.DATABASE_URL);
-  const base: pg.ClientConfig = {
+  return clientConfigFor(connectionStringOf(common, env), {
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     application_name: "pgcachewatch",
-  };
-  return url === undefined ? base : { ...base, connectionString: url };
+  });
 }
 
 /** `user@host:port/database`, never the password. */
@@ -41,13 +48,16 @@ function reasonOf(error: unknown): string {
 
 /** Open a plain client; connection failures become {@link CannotConnectError}. */
 export async function openClient(common: CommonFlags, env: NodeJS.ProcessEnv): Promise<pg.Client> {
+  const connectionString = connectionStringOf(common, env);
+  const config = connectionConfig(common, env);
   let client: pg.Client;
   try {
-    client = new pg.Client(connectionConfig(common, env));
+    client = new pg.Client(config);
   } catch (error) {
-    throw new CannotConnectError("the database", `invalid connection settings: ${reasonOf(error)}`, {
-      cause: error,
-    });
+    throw new CannotConnectError(
+      "the database",
+      `invalid connection settings: ${redactSecrets(reasonOf(error), connectionString)}`,
+    );
   }
   // A client that errors before a listener is attached would crash the process.
   client.on("error", () => {});
@@ -55,7 +65,11 @@ export async function openClient(common: CommonFlags, env: NodeJS.ProcessEnv): P
     await client.connect();
   } catch (error) {
     await client.end().catch(() => {});
-    throw new CannotConnectError(describeTarget(client), reasonOf(error), { cause: error });
+    // No cause: a library's error may carry the connection settings, and --verbose prints causes.
+    throw new CannotConnectError(
+      redactSecrets(describeTarget(client), connectionString),
+      redactSecrets(reasonOf(error), connectionString),
+    );
   }
   return client;
 }

@@ -1,11 +1,12 @@
 import { DEFAULT_PUBLICATION } from "../sources/wal/publication.js";
 import { DEFAULT_CHANNEL } from "../triggers/definitions.js";
 
-export const COMMANDS = ["install", "uninstall", "status", "sql", "watch", "wal"] as const;
+export const COMMANDS = ["install", "uninstall", "status", "sql", "watch", "wal", "secret"] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const COMMON_OPTIONS = `Connection: --url, else DATABASE_URL, else the standard PG* variables
-(PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ...).
+(PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ...). A connection string is a postgres:// URL
+or libpq key=value text (host=... port=... dbname=... user=... password=... sslmode=...).
 
 Options for every command:
   --url <url>         postgres://user:password@host:port/database
@@ -27,6 +28,7 @@ Commands:
   sql <table...>            print the migration SQL instead of running it
   watch                     print change events as they arrive (Ctrl-C to stop)
   wal setup|status|drop     manage the logical replication source's publication and slots
+  secret                    print the secret the triggers sign notifications with (eventSecret)
 
 Run pgcachewatch <command> --help for a command's options.
 
@@ -73,6 +75,15 @@ Options:
 ${COMMON_OPTIONS}
 
 ${TABLE_NAMES}
+`,
+  secret: `Usage: pgcachewatch secret [options]
+
+Prints the per-install secret the triggers sign notifications with (HMAC-SHA256), for the
+engine's eventSecret option: with it the listener drops notifications nobody signed (any role
+that can connect may NOTIFY). Only the role that installed the triggers, or a superuser, can
+read it. Keep it out of logs; pass it through your secret store.
+
+${COMMON_OPTIONS}
 `,
   status: `Usage: pgcachewatch status [options]
 

@@ -58,6 +58,7 @@ const COMMAND_OPTIONS = {
     "follow-partitions": { type: "boolean" },
   },
   watch: { json: { type: "boolean" } },
+  secret: {},
   wal: {
     schema: { type: "string", multiple: true },
     "all-tables": { type: "boolean" },

@@ -1,9 +1,11 @@
+import { redactSecrets } from "../connection-string.js";
 import { InvalidTableNameError, PgCacheWatchError } from "../errors.js";
 import { toChannel } from "../triggers/channel.js";
 import { InvalidChannelError } from "../triggers/errors.js";
 import type { CliIo } from "./cli-io.js";
 import type { CommandContext } from "./commands/context.js";
 import { installCommand } from "./commands/install.js";
+import { secretCommand } from "./commands/secret.js";
 import { sqlCommand } from "./commands/sql.js";
 import { statusCommand } from "./commands/status.js";
 import { uninstallCommand } from "./commands/uninstall.js";
@@ -25,6 +27,7 @@ const COMMAND_RUNNERS: Readonly<Record<CommandName, (context: CommandContext) =>
   sql: sqlCommand,
   watch: watchCommand,
   wal: walCommand,
+  secret: secretCommand,
 };
 
 function describeError(error: unknown): string {
@@ -38,6 +41,22 @@ function stackOf(error: unknown): string {
   let text = error.stack ?? "";
   if (error.cause !== undefined) text += `\ncaused by: ${stackOf(error.cause) || String(error.cause)}`;
   return text;
+}
+
+/** Connection strings the command line may carry: `--url X`, `--url=X`, DATABASE_URL. */
+function connectionStringsIn(argv: readonly string[], env: NodeJS.ProcessEnv): string[] {
+  const found: string[] = [];
+  argv.forEach((arg, index) => {
+    if (arg === "--url" && argv[index + 1] !== undefined) found.push(argv[index + 1] as string);
+    else if (arg.startsWith("--url=")) found.push(arg.slice("--url=".length));
+  });
+  if (env.DATABASE_URL) found.push(env.DATABASE_URL);
+  return found;
+}
+
+/** Whatever an error says, never print a password from the command line or the environment. */
+function scrub(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((result, connectionString) => redactSecrets(result, connectionString), text);
 }
 
 /** Run one `pgcachewatch` command line; resolves to the exit code. Never throws. */
@@ -71,14 +90,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       error instanceof UsageError ||
       error instanceof InvalidTableNameError ||
       error instanceof InvalidChannelError;
-    io.stderr(`pgcachewatch: ${describeError(error)}\n`);
+    const secrets = connectionStringsIn(argv, io.env);
+    io.stderr(`pgcachewatch: ${scrub(describeError(error), secrets)}\n`);
     if (usage) {
       const helpCommand = error instanceof UsageError ? (error.command ?? command) : command;
       io.stderr(
         `Run 'pgcachewatch ${helpCommand === undefined ? "" : `${helpCommand} `}--help' for usage.\n`,
       );
     } else if (verbose) {
-      io.stderr(`${stackOf(error)}\n`);
+      io.stderr(`${scrub(stackOf(error), secrets)}\n`);
     } else if (!(error instanceof PgCacheWatchError)) {
       io.stderr("(run with --verbose for details)\n");
     }

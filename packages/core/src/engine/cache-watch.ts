@@ -168,8 +168,10 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
           })
         : Promise.resolve();
     this.#startPromise = setUp
-      .then(() =>
-        source.start({
+      .then(() => {
+        // stop() came while the triggers were being set up: no listener may connect after it.
+        if (this.#state === "stopped") throw new EngineStoppedError();
+        return source.start({
           onReady: () => this.#becomeReady(),
           onLost: (error) => this.#becomeLost(error),
           onChange: (event) => this.#handleChange(event),
@@ -181,9 +183,13 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
             });
           },
           onError: (error) => this.#emitError(error),
-        }),
-      )
-      .then(() => this.#readyPromise);
+        });
+      })
+      .then(() => {
+        // stop() came while the source was starting: close what it opened meanwhile.
+        if (this.#state === "stopped") return source.stop().then(() => this.#readyPromise);
+        return this.#readyPromise;
+      });
     return this.#startPromise;
   }
 
@@ -193,11 +199,37 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     const wasReady = this.#everReady;
     this.#state = "stopped";
     if (!wasReady) this.#rejectReady(new EngineStoppedError());
-    await Promise.allSettled([...this.#flights.running].map((flight) => flight.promise));
+    await this.#drainFlights();
     await this.#source?.stop();
     await this.#analyzer.close();
     this.#clock.markAll();
     this.#flush("stop");
+  }
+
+  /**
+   * Loads in flight get `stopTimeout` ms to finish; then their waiters get EngineStoppedError and
+   * their signals abort (a loader that never settles must not hold stop() forever).
+   */
+  async #drainFlights(): Promise<void> {
+    const running = [...this.#flights.running];
+    if (running.length === 0) return;
+    const grace = this.#options.stopTimeout ?? DEFAULTS.stopTimeout;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = await Promise.race([
+      Promise.allSettled(running.map((flight) => flight.promise)).then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), grace);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!expired) return;
+    for (const flight of running) {
+      if (flight.settled) continue;
+      const error = new EngineStoppedError();
+      this.#flights.remove(flight);
+      flight.controller.abort(error);
+      flight.reject(error);
+    }
   }
 
   /**
@@ -321,6 +353,8 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       serving: this.isServing(),
       lastEventLatencyMs: this.#latency.last,
       p99EventLatencyMs: this.#latency.percentile(99),
+      forgedEvents: this.#source?.forgedEvents ?? 0,
+      notifyQueueUsage: this.#source?.queueUsage,
     };
   }
 

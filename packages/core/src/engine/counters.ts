@@ -17,6 +17,7 @@ export function newCounters(): Counters {
     bypassed: 0,
     eventsReceived: 0,
     malformedEvents: 0,
+    forgedEvents: 0,
     reconnects: 0,
     losses: 0,
     loadErrors: 0,

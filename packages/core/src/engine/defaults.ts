@@ -4,4 +4,5 @@ export const DEFAULTS = {
   maxEntries: 10_000,
   maxBytes: 64 * 1024 * 1024,
   ttl: 5 * 60_000,
+  stopTimeout: 5000,
 } as const;

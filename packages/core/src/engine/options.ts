@@ -28,10 +28,25 @@ export interface CacheWatchOptions {
   ttl?: number;
   /** A load running longer than this fails for every waiter with LoadTimeoutError. Default 0 (no limit). */
   loadTimeout?: number;
+  /**
+   * How long stop() waits for loads in flight (ms). After that their waiters get
+   * EngineStoppedError and their signals abort, so a loader that never settles cannot hold
+   * stop() forever. Default 5000.
+   */
+  stopTimeout?: number;
   /** Schema of unqualified table names. Default "public". */
   defaultSchema?: string;
   /** Heartbeat period of the NOTIFY listener in ms: a query that must answer within the period. Default 5000. */
   heartbeatInterval?: number;
+  /**
+   * The install's event secret (print it with `pgcachewatch secret`). With it the NOTIFY listener
+   * drops notifications that are not signed by the installed triggers (any role that can connect
+   * may NOTIFY): they count as `malformedEvents` and `forgedEvents`. Without it, every well-formed
+   * notification is trusted.
+   */
+  eventSecret?: string;
+  /** Warn through the logger when the NOTIFY queue (`pg_notification_queue_usage()`, read with each heartbeat) is this full. Default 0.5. */
+  queueUsageWarning?: number;
   /** Reconnect backoff of the NOTIFY listener: first delay and cap in ms. Default 100 and 10 000. */
   reconnectDelay?: { initial?: number; max?: number };
   /**

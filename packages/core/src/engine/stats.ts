@@ -26,6 +26,8 @@ export interface CacheWatchStats {
   eventsReceived: number;
   /** Messages on the channel that were not valid change events (counted, logged, skipped). */
   malformedEvents: number;
+  /** Notifications dropped because their signature was missing, wrong or replayed (with `eventSecret`); also in malformedEvents. */
+  forgedEvents: number;
   /** Times the source came back after being lost. */
   reconnects: number;
   /** Times the source was lost. */
@@ -42,6 +44,8 @@ export interface CacheWatchStats {
   lastEventLatencyMs: number | undefined;
   /** 99th percentile of the last 1024 event latencies (ms), if any. */
   p99EventLatencyMs: number | undefined;
+  /** Fraction (0..1) of the cluster-wide NOTIFY queue in use, as of the listener's last heartbeat; undefined for other sources. */
+  notifyQueueUsage: number | undefined;
 }
 
 export type CounterName = {

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { clientConfigFor } from "../connection-string.js";
 import { formatTable, type TableInput } from "../events/table-name.js";
 import type { Logger } from "../logger.js";
 import { ensureTriggers } from "../triggers/ensure.js";
@@ -11,7 +12,9 @@ export async function setUpTriggers(options: {
   defaultSchema: string;
   logger: Logger;
 }): Promise<void> {
-  const client = new pg.Client({ connectionString: options.connectionString });
+  // Checked first: a malformed string rejects start() with InvalidConnectionStringError (no password in it).
+  const client = new pg.Client(clientConfigFor(options.connectionString));
+  client.on("error", () => {});
   await client.connect();
   try {
     const result = await ensureTriggers(client, {

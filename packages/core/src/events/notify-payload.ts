@@ -1,4 +1,5 @@
 import { CHANGE_OPERATIONS, type ChangeEvent, type ChangeOperation } from "./change-event.js";
+import { openEnvelope } from "./signed-payload.js";
 
 /**
  * The NOTIFY payload the triggers send, version 1:
@@ -8,9 +9,18 @@ import { CHANGE_OPERATIONS, type ChangeEvent, type ChangeOperation } from "./cha
  * Deterministic for a given table and operation, so PostgreSQL folds the notifications of many
  * statements in one transaction into one. The triggers also send `"ts"`: the writing transaction's
  * start time in ms since epoch (constant within a transaction, so folding still works); event
- * latency is therefore measured from the start of the writing transaction. `ts` is optional here.
+ * latency is therefore measured from the start of the writing transaction. `ts` is optional here,
+ * and a `ts` outside [arrival - 1 h, arrival + 1 min] is ignored: anyone who can connect can send
+ * a payload, and one `ts: 0` would otherwise set the latency stats to decades.
+ *
+ * Installs from revision 2 on sign the payload (see `signed-payload.ts`): the envelope is removed
+ * here without checking it; the NOTIFY source checks it when it has the secret.
  */
 export const NOTIFY_PAYLOAD_VERSION = 1;
+
+/** Plausible range of a sender's timestamp around the arrival time, for latency stats. */
+export const SENT_AT_MAX_AGE_MS = 60 * 60_000;
+export const SENT_AT_MAX_AHEAD_MS = 60_000;
 
 export type PayloadProblem = "not-json" | "not-an-object" | "unknown-version" | "bad-field";
 
@@ -21,7 +31,11 @@ export type ParsedPayload =
 const OPERATIONS = new Set<string>(CHANGE_OPERATIONS);
 
 /** Validate a payload from the wire. Never throws: bad input is a value the caller counts and logs. */
-export function parseNotifyPayload(payload: string, receivedAt = Date.now()): ParsedPayload {
+export function parseNotifyPayload(raw: string, receivedAt = Date.now()): ParsedPayload {
+  const envelope = openEnvelope(raw);
+  if (envelope.signed === "broken")
+    return { ok: false, problem: "not-json", detail: "malformed signature envelope" };
+  const payload = envelope.payload;
   let value: unknown;
   try {
     value = JSON.parse(payload);
@@ -52,10 +66,11 @@ export function parseNotifyPayload(payload: string, receivedAt = Date.now()): Pa
     };
   if (ts !== undefined && (typeof ts !== "number" || !Number.isFinite(ts)))
     return { ok: false, problem: "bad-field", detail: "field ts must be a number" };
-  const event: ChangeEvent =
-    ts === undefined
-      ? { schema: s, table: t, operation: op as ChangeOperation, receivedAt }
-      : { schema: s, table: t, operation: op as ChangeOperation, sentAt: ts, receivedAt };
+  const plausible =
+    ts !== undefined && ts >= receivedAt - SENT_AT_MAX_AGE_MS && ts <= receivedAt + SENT_AT_MAX_AHEAD_MS;
+  const event: ChangeEvent = !plausible
+    ? { schema: s, table: t, operation: op as ChangeOperation, receivedAt }
+    : { schema: s, table: t, operation: op as ChangeOperation, sentAt: ts as number, receivedAt };
   return { ok: true, event };
 }
 

@@ -14,6 +14,40 @@ export const DEFAULT_SCHEMA = "public";
 /** PostgreSQL's NAMEDATALEN - 1. */
 const MAX_IDENTIFIER_BYTES = 63;
 
+function describeInput(input: unknown): string {
+  if (input === null) return "null";
+  if (Array.isArray(input)) return "an array";
+  if (typeof input === "object") {
+    try {
+      const text = JSON.stringify(input);
+      if (text !== undefined) return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+    } catch {
+      // cyclic or otherwise unprintable: fall back to its type
+    }
+    return "an object";
+  }
+  return `${typeof input} ${String(input).slice(0, 80)}`;
+}
+
+function checkObjectInput(input: unknown): void {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new InvalidTableNameError(describeInput(input), "expected a string or { schema?, table }", {
+      described: true,
+    });
+  }
+  const { schema, table } = input as { schema?: unknown; table?: unknown };
+  if (typeof table !== "string") {
+    throw new InvalidTableNameError(describeInput(input), "the table field must be a string", {
+      described: true,
+    });
+  }
+  if (schema !== undefined && typeof schema !== "string") {
+    throw new InvalidTableNameError(describeInput(input), "the schema field must be a string", {
+      described: true,
+    });
+  }
+}
+
 function checkIdentifier(name: string, whole: string): void {
   if (name.length === 0) throw new InvalidTableNameError(whole, "empty name");
   if (name.includes("\u0000")) throw new InvalidTableNameError(whole, "contains a NUL byte");
@@ -28,6 +62,8 @@ function checkIdentifier(name: string, whole: string): void {
  * no case folding, no quote stripping. Use the object form for a name that contains a dot.
  */
 export function toTableRef(input: TableInput, defaultSchema = DEFAULT_SCHEMA): TableRef {
+  // Inputs come from JavaScript callers and ORM metadata too: anything but the two forms is refused by name, not by a TypeError.
+  if (typeof input !== "string") checkObjectInput(input);
   if (typeof input === "string") {
     const dot = input.indexOf(".");
     const ref =

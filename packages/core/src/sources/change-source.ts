@@ -12,6 +12,10 @@ export interface ChangeSource {
   start(handlers: ChangeSourceHandlers): Promise<void>;
   /** Close the connection and clear every timer. Idempotent. */
   stop(): Promise<void>;
+  /** Fraction of the cluster-wide NOTIFY queue in use (`pg_notification_queue_usage()`) as last read, for sources that know it. */
+  readonly queueUsage?: number;
+  /** Notifications dropped as forged (unsigned, wrongly signed, replayed), for sources that check signatures. Also counted as malformed. */
+  readonly forgedEvents?: number;
 }
 
 export interface ChangeSourceHandlers {

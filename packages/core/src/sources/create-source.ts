@@ -26,6 +26,8 @@ export function createSource(
     channel,
     ...(options.heartbeatInterval === undefined ? {} : { heartbeatInterval: options.heartbeatInterval }),
     ...(options.reconnectDelay === undefined ? {} : { reconnectDelay: options.reconnectDelay }),
+    ...(options.eventSecret === undefined ? {} : { eventSecret: options.eventSecret }),
+    ...(options.queueUsageWarning === undefined ? {} : { queueUsageWarning: options.queueUsageWarning }),
     logger,
   });
 }

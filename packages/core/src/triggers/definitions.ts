@@ -15,7 +15,7 @@ export const DEFAULT_CHANNEL = "pgcachewatch";
 /** The name of the statement-level trigger put on each watched table (and each of its partitions). */
 export const TRIGGER_NAME = "pgcachewatch_notify";
 /** Bumped whenever the function bodies change, so `ensureTriggers` knows an older install needs replacing. */
-export const INSTALL_REVISION = 1;
+export const INSTALL_REVISION = 2;
 
 /** AFTER + FOR EACH STATEMENT + INSERT | DELETE | UPDATE | TRUNCATE, as pg_trigger.tgtype encodes it. */
 export const TRIGGER_TYPE = 4 | 8 | 16 | 32;
@@ -25,7 +25,11 @@ export const NOTIFY_FUNCTION = `${TRIGGER_SCHEMA}.notify_change()`;
 export const FOLLOW_FUNCTION = `${TRIGGER_SCHEMA}.follow_partitions()`;
 /** The event trigger installed with `followNewPartitions` (needs a superuser). */
 export const EVENT_TRIGGER_NAME = "pgcachewatch_follow_partitions";
-export const FUNCTION_COMMENT = `pgcachewatch revision ${INSTALL_REVISION}: statement trigger that NOTIFYs payload v1`;
+export const FUNCTION_COMMENT = `pgcachewatch revision ${INSTALL_REVISION}: statement trigger that NOTIFYs payload v1 in a signed envelope`;
+/** The table that holds the install's event secret (readable by the installing role only). */
+export const SECRET_TABLE = `${TRIGGER_SCHEMA}.event_secret`;
+/** Returns the signature of a probe id, so a listener can check its eventSecret is the install's. */
+export const PROBE_SIGNATURE_FUNCTION = `${TRIGGER_SCHEMA}.probe_signature(text)`;
 
 /** The revision recorded in the trigger function's comment, or null if there is none. */
 export function revisionFromComment(comment: string | null): number | null {
@@ -40,6 +44,7 @@ export const INSTALLED_FUNCTIONS = [
   `${TRIGGER_SCHEMA}.unwatch_all(text)`,
   FOLLOW_FUNCTION,
   NOTIFY_FUNCTION,
+  PROBE_SIGNATURE_FUNCTION,
 ] as const;
 
 /** Serialises concurrent installs (several app instances starting at once). */
@@ -55,8 +60,22 @@ export const NOTIFY_FUNCTION_OID = `(SELECT p.oid FROM pg_catalog.pg_proc p JOIN
 export const TRIGGER_CHANNEL_EXPRESSION =
   "pg_catalog.convert_from(pg_catalog.substr(t.tgargs, 1, pg_catalog.position(t.tgargs, pg_catalog.decode('00', 'hex')) - 1), pg_catalog.getdatabaseencoding())";
 
+/**
+ * HMAC-SHA256 of `message` (text, hashed as UTF-8) with the install's secret, in SQL: the pads
+ * (key XOR 0x36 / 0x5c) are stored next to the secret, so this is two sha256() calls (built in
+ * since PostgreSQL 11; no pgcrypto needed).
+ */
+const hmacExpression = (message: string) =>
+  `pg_catalog.encode(pg_catalog.sha256(outer_pad || pg_catalog.sha256(inner_pad || pg_catalog.convert_to(${message}, 'UTF8'))), 'hex')`;
+
+/**
+ * SECURITY DEFINER: it runs as the installing role, the only one that can read the secret.
+ * Writers need nothing on schema pgcachewatch (a trigger's function is not looked up by name when
+ * it fires). Everything it sends is built from TG_* variables and the catalog, never from input.
+ */
 const NOTIFY_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${NOTIFY_FUNCTION} RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $pgcw$
 DECLARE
@@ -65,22 +84,95 @@ DECLARE
   -- Start of the writing transaction: constant within it, so the payload is too and
   -- PostgreSQL folds every statement's notification for this table into one.
   ts text := (extract(epoch FROM transaction_timestamp()) * 1000)::bigint::text;
-  ancestor record;
+  -- Also constant within the transaction; makes each transaction's envelopes distinct (replays).
+  xid text := pg_current_xact_id()::text;
+  inner_pad bytea;
+  outer_pad bytea;
+  payload text;
+  target record;
 BEGIN
-  PERFORM pg_notify(channel, format('{"v":1,"s":%s,"t":%s,"op":"%s","ts":%s}',
-    to_json(TG_TABLE_SCHEMA::text), to_json(TG_TABLE_NAME::text), op, ts));
-  -- A statement on a partition fires only the partition's own triggers: report the tables above it.
-  FOR ancestor IN
-    SELECT n.nspname, c.relname
+  SELECT s.inner_pad, s.outer_pad INTO inner_pad, outer_pad FROM ${SECRET_TABLE} s WHERE s.id;
+  -- The table itself, then (a statement on a partition fires only the partition's own triggers)
+  -- the tables above it.
+  FOR target IN
+    SELECT TG_TABLE_SCHEMA::text AS nspname, TG_TABLE_NAME::text AS relname, 0 AS depth
+    UNION ALL
+    SELECT n.nspname::text, c.relname::text, 1
       FROM pg_partition_ancestors(TG_RELID) AS a
       JOIN pg_class c ON c.oid = a.relid
       JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE a.relid <> TG_RELID
+     ORDER BY depth
   LOOP
-    PERFORM pg_notify(channel, format('{"v":1,"s":%s,"t":%s,"op":"%s","ts":%s}',
-      to_json(ancestor.nspname::text), to_json(ancestor.relname::text), op, ts));
+    payload := format('{"v":1,"s":%s,"t":%s,"op":"%s","ts":%s}', to_json(target.nspname), to_json(target.relname), op, ts);
+    IF outer_pad IS NOT NULL THEN
+      payload := 's1:' || xid || ':' || ${hmacExpression("xid || ':' || payload")} || ':' || payload;
+    END IF;
+    PERFORM pg_notify(channel, payload);
   END LOOP;
   RETURN NULL;
+END
+$pgcw$`;
+
+/**
+ * The signature of `probe:<id>` (id: 16 to 64 hex digits). A trigger signs `<digits>:<payload>`,
+ * so nothing this returns can pass for a change notification.
+ */
+const PROBE_SIGNATURE_SQL = `CREATE OR REPLACE FUNCTION ${PROBE_SIGNATURE_FUNCTION.replace("(text)", "(probe_id text)")} RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $pgcw$
+DECLARE
+  inner_pad bytea;
+  outer_pad bytea;
+BEGIN
+  IF probe_id IS NULL OR probe_id !~ '^[0-9a-f]{16,64}$' THEN
+    RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value', MESSAGE = 'pgcachewatch: a probe id is 16 to 64 hex digits';
+  END IF;
+  SELECT s.inner_pad, s.outer_pad INTO inner_pad, outer_pad FROM ${SECRET_TABLE} s WHERE s.id;
+  IF outer_pad IS NULL THEN
+    RETURN NULL;
+  END IF;
+  RETURN ${hmacExpression("'probe:' || probe_id")};
+END
+$pgcw$`;
+
+/**
+ * The per-install secret: 64 hex digits from gen_random_uuid() (a strong random source, built in
+ * since PostgreSQL 13), created once and kept across refreshes. Only its owner (the installing
+ * role) may read it: `pgcachewatch secret` prints it for the engine's `eventSecret`.
+ */
+const SECRET_SQL = `DO $pgcw$
+DECLARE
+  secret text;
+  key bytea;
+  inner_pad bytea;
+  outer_pad bytea;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = '${TRIGGER_SCHEMA}' AND c.relname = 'event_secret') THEN
+    CREATE TABLE ${SECRET_TABLE} (
+      id boolean PRIMARY KEY DEFAULT true CHECK (id),
+      secret text NOT NULL,
+      inner_pad bytea NOT NULL,
+      outer_pad bytea NOT NULL
+    );
+    REVOKE ALL ON TABLE ${SECRET_TABLE} FROM PUBLIC;
+    COMMENT ON TABLE ${SECRET_TABLE} IS 'pgcachewatch: the secret change notifications are signed with (HMAC-SHA256); readable by its owner only';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM ${SECRET_TABLE}) THEN
+    secret := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
+      pg_catalog.gen_random_uuid()::text || pg_catalog.gen_random_uuid()::text || pg_catalog.gen_random_uuid()::text, 'UTF8')), 'hex');
+    key := pg_catalog.convert_to(secret, 'UTF8');
+    inner_pad := key;
+    outer_pad := key;
+    FOR i IN 0..63 LOOP
+      inner_pad := pg_catalog.set_byte(inner_pad, i, pg_catalog.get_byte(key, i) # 54);
+      outer_pad := pg_catalog.set_byte(outer_pad, i, pg_catalog.get_byte(key, i) # 92);
+    END LOOP;
+    INSERT INTO ${SECRET_TABLE} (id, secret, inner_pad, outer_pad) VALUES (true, secret, inner_pad, outer_pad);
+  END IF;
 END
 $pgcw$`;
 
@@ -196,13 +288,26 @@ BEGIN
 END
 $pgcw$`;
 
+/**
+ * Runs after every CREATE TABLE / ALTER TABLE of every role. It must never fail their DDL: no
+ * name lookups that need privileges (the function is found by OID in the catalog, not with a
+ * regprocedure cast, which needs USAGE on the schema), and every error becomes a WARNING.
+ * SECURITY DEFINER (owned by the superuser who installed it), so a partition another role creates
+ * below a watched table still gets its trigger.
+ */
 const FOLLOW_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${FOLLOW_FUNCTION} RETURNS event_trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $pgcw$
 DECLARE
   member record;
+  notify_oid oid;
 BEGIN
+  notify_oid := ${NOTIFY_FUNCTION_OID};
+  IF notify_oid IS NULL THEN
+    RETURN;
+  END IF;
   -- Partitions (in the trees the DDL touched) that lack the trigger while a table above them has it.
   FOR member IN
     SELECT DISTINCT c.oid, n.nspname, c.relname, w.channel
@@ -213,14 +318,14 @@ BEGIN
       CROSS JOIN LATERAL (
         SELECT ${TRIGGER_CHANNEL_EXPRESSION} AS channel
           FROM pg_partition_ancestors(c.oid) WITH ORDINALITY AS a(relid, depth)
-          JOIN pg_trigger t ON t.tgrelid = a.relid AND t.tgfoid = '${NOTIFY_FUNCTION}'::regprocedure
+          JOIN pg_trigger t ON t.tgrelid = a.relid AND t.tgfoid = notify_oid
          WHERE a.relid <> c.oid
          ORDER BY a.depth
          LIMIT 1
       ) w
-     WHERE command.classid = 'pg_class'::regclass
+     WHERE command.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
        AND c.relispartition AND c.relkind IN ('r', 'p')
-       AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgfoid = '${NOTIFY_FUNCTION}'::regprocedure)
+       AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgfoid = notify_oid)
      ORDER BY c.oid
   LOOP
     BEGIN
@@ -232,6 +337,8 @@ BEGIN
         quote_ident(member.nspname), quote_ident(member.relname), SQLERRM;
     END;
   END LOOP;
+EXCEPTION WHEN OTHERS THEN
+  RAISE WARNING 'pgcachewatch: following new partitions failed (the DDL itself went through): %', SQLERRM;
 END
 $pgcw$`;
 
@@ -259,8 +366,13 @@ BEGIN
   END IF;
 END
 $pgcw$`,
+  SECRET_SQL,
   NOTIFY_FUNCTION_SQL,
   `COMMENT ON FUNCTION ${NOTIFY_FUNCTION} IS '${FUNCTION_COMMENT}'`,
+  PROBE_SIGNATURE_SQL,
+  // Lets listeners call probe_signature() and partitions' owners reference the trigger function;
+  // the secret table stays readable by its owner only.
+  `GRANT USAGE ON SCHEMA ${TRIGGER_SCHEMA} TO PUBLIC`,
   WATCH_TABLE_SQL,
   UNWATCH_TABLE_SQL,
   UNWATCH_ALL_SQL,
@@ -271,6 +383,7 @@ $pgcw$`,
 export const TEARDOWN_STATEMENTS: readonly string[] = [
   `DROP EVENT TRIGGER IF EXISTS ${EVENT_TRIGGER_NAME}`,
   ...INSTALLED_FUNCTIONS.map((signature) => `DROP FUNCTION IF EXISTS ${signature}`),
+  `DROP TABLE IF EXISTS ${SECRET_TABLE}`,
   `DO $pgcw$
 BEGIN
   DROP SCHEMA IF EXISTS ${TRIGGER_SCHEMA};

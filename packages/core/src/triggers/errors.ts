@@ -53,3 +53,10 @@ export class TriggerPermissionError extends PgCacheWatchError {
     super("PERMISSION_DENIED", message, options);
   }
 }
+
+/** The install's event secret cannot be read: not installed yet (revision 2+), or this role may not read it. */
+export class EventSecretUnavailableError extends PgCacheWatchError {
+  constructor(why: string, options?: { cause?: unknown }) {
+    super("EVENT_SECRET_UNAVAILABLE", `cannot read the event secret: ${why}`, options);
+  }
+}

@@ -3,12 +3,14 @@ export type { TriggerClient } from "./client.js";
 export { DEFAULT_CHANNEL, INSTALL_REVISION, TRIGGER_NAME, TRIGGER_SCHEMA } from "./definitions.js";
 export { type EnsureTriggersResult, ensureTriggers } from "./ensure.js";
 export {
+  EventSecretUnavailableError,
   InvalidChannelError,
   NotATableError,
   TriggerConflictError,
   TriggerPermissionError,
   UnknownTableError,
 } from "./errors.js";
+export { readEventSecret } from "./event-secret.js";
 export { type InstallTriggersOptions, type InstallTriggersResult, installTriggers } from "./install.js";
 export { listWatchableTables } from "./list-tables.js";
 export {

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { clientConfigFor } from "../../connection-string.js";
 import { type TableInput, type TableRef, toTableRef } from "../../events/table-name.js";
 import { WalOptionsError } from "./errors.js";
 import {
@@ -72,8 +73,7 @@ async function withClient<T>(
     options.connectionString ??
     (options.clientConfig?.connectionString ? undefined : process.env.DATABASE_URL);
   const client = new pg.Client({
-    ...options.clientConfig,
-    ...(connectionString ? { connectionString } : {}),
+    ...clientConfigFor(connectionString, options.clientConfig),
     application_name: "pgcachewatch-wal-admin",
   });
   client.on("error", () => {});

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { clientConfigFor, redactSecrets, toClientConfig } from "../../connection-string.js";
 import type { ChangeEvent } from "../../events/change-event.js";
 import { type TableInput, type TableRef, toTableRef } from "../../events/table-name.js";
 import { type Logger, silentLogger } from "../../logger.js";
@@ -94,8 +95,9 @@ interface Session {
  */
 export class WalSource implements ChangeSource {
   readonly kind = "wal";
-  private readonly options: WalSourceOptions;
-  private readonly clientConfig: pg.ClientConfig;
+  // #private, not TypeScript `private`: util.inspect() and console.log must not show the connection settings.
+  readonly #options: WalSourceOptions;
+  #clientConfig: pg.ClientConfig | undefined;
   private readonly publicationName: string;
   private readonly tables: readonly TableRef[] | "all" | undefined;
   private readonly logger: Logger;
@@ -120,7 +122,7 @@ export class WalSource implements ChangeSource {
   private slotMissing = false;
 
   constructor(options: WalSourceOptions) {
-    this.options = options;
+    this.#options = options;
     if (options.allTables && options.tables)
       throw new WalOptionsError("pass either `tables` or `allTables`, not both");
     const manage = options.managePublication ?? true;
@@ -132,17 +134,6 @@ export class WalSource implements ChangeSource {
     }
     if (options.permanentSlot !== undefined) assertSlotName(options.permanentSlot);
     this.tables = options.allTables ? "all" : options.tables?.map((t) => toTableRef(t));
-    const connectionString =
-      options.connectionString ??
-      (options.clientConfig?.connectionString ? undefined : process.env.DATABASE_URL);
-    this.clientConfig = {
-      // A black-holed network must fail the attempt (and retry), not hang it.
-      connectionTimeoutMillis: 10_000,
-      keepAliveInitialDelayMillis: 10_000,
-      ...options.clientConfig,
-      ...(connectionString ? { connectionString } : {}),
-      application_name: options.applicationName ?? "pgcachewatch-wal",
-    };
     this.publicationName = options.publication ?? DEFAULT_PUBLICATION;
     if (this.publicationName.length === 0) throw new WalOptionsError("publication name must not be empty");
     this.logger = options.logger ?? silentLogger;
@@ -172,6 +163,8 @@ export class WalSource implements ChangeSource {
    */
   async start(handlers: ChangeSourceHandlers): Promise<void> {
     if (this.started) return;
+    // A malformed connection string is a configuration error: start() rejects (typed, no password).
+    this.#clientConfig = this.#buildClientConfig();
     this.started = true;
     this.stopped = false;
     this.handlers = handlers;
@@ -216,7 +209,7 @@ export class WalSource implements ChangeSource {
     return {
       streaming: session?.streaming ?? false,
       slot: session?.slot,
-      temporarySlot: this.options.permanentSlot === undefined,
+      temporarySlot: this.#options.permanentSlot === undefined,
       publication: this.publicationName,
       walSenderPid: session?.connection.backendPid,
       appliedLsn: formatLsn(this.applied),
@@ -225,8 +218,35 @@ export class WalSource implements ChangeSource {
     };
   }
 
+  #buildClientConfig(): pg.ClientConfig {
+    const options = this.#options;
+    const connectionString =
+      options.connectionString ??
+      (options.clientConfig?.connectionString ? undefined : process.env.DATABASE_URL);
+    const given = options.clientConfig?.connectionString;
+    const base: pg.ClientConfig = {
+      // A black-holed network must fail the attempt (and retry), not hang it.
+      connectionTimeoutMillis: 10_000,
+      keepAliveInitialDelayMillis: 10_000,
+      ...options.clientConfig,
+      ...(given ? toClientConfig(given) : {}),
+    };
+    return {
+      ...clientConfigFor(connectionString, base),
+      application_name: options.applicationName ?? "pgcachewatch-wal",
+    };
+  }
+
+  #config(): pg.ClientConfig {
+    this.#clientConfig ??= this.#buildClientConfig();
+    return this.#clientConfig;
+  }
+
   private report(error: unknown): void {
     const err = error instanceof Error ? error : new Error(String(error));
+    const connectionString = this.#options.connectionString ?? process.env.DATABASE_URL;
+    const message = redactSecrets(err.message, connectionString);
+    if (message !== err.message) err.message = message;
     this.logger.warn("wal source: connection attempt failed", { error: err.message });
     this.handlers?.onError(err);
   }
@@ -253,15 +273,15 @@ export class WalSource implements ChangeSource {
     const serverVersionNum = await this.prepare();
     if (this.stopped) return;
     const id = ++this.sessionCount;
-    const connection = await ReplicationConnection.open(this.clientConfig, (error) => {
+    const connection = await ReplicationConnection.open(this.#config(), (error) => {
       this.logger.debug("wal source: replication connection error", { error: error.message });
     });
     if (this.stopped) {
       await connection.close();
       return;
     }
-    const temporary = this.options.permanentSlot === undefined;
-    const slot = this.options.permanentSlot ?? temporarySlotName();
+    const temporary = this.#options.permanentSlot === undefined;
+    const slot = this.#options.permanentSlot ?? temporarySlotName();
     const session: Session = {
       id,
       connection,
@@ -297,23 +317,23 @@ export class WalSource implements ChangeSource {
   /** Check the server and set up the publication; returns server_version_num. */
   private async prepare(): Promise<number> {
     // Bounded: a hung preflight fails this attempt and the next one retries.
-    const client = new pg.Client({ query_timeout: 30_000, ...this.clientConfig });
+    const client = new pg.Client({ query_timeout: 30_000, ...this.#config() });
     client.on("error", () => {});
     await client.connect();
     try {
       const settings = await readReplicationSettings(client);
       let slotState: "usable" | "missing" | "lost" | "temporary" = "temporary";
-      if (this.options.permanentSlot !== undefined) {
-        slotState = await checkPermanentSlot(client, this.options.permanentSlot, settings.database);
+      if (this.#options.permanentSlot !== undefined) {
+        slotState = await checkPermanentSlot(client, this.#options.permanentSlot, settings.database);
         if (slotState === "lost") {
           this.logger.warn("wal source: permanent slot was invalidated by the server; recreating it", {
-            slot: this.options.permanentSlot,
+            slot: this.#options.permanentSlot,
           });
         }
       }
       this.slotMissing = slotState === "missing" || slotState === "lost";
       assertSettings(settings, { newSlot: slotState !== "usable" });
-      if (this.options.managePublication ?? true) {
+      if (this.#options.managePublication ?? true) {
         const tables = this.tables ?? [];
         await assertTablesPublishable(client, tables);
         const result = await ensurePublication(
