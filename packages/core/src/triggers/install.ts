@@ -3,11 +3,13 @@ import type { TableInput, TableRef } from "../events/table-name.js";
 import { toChannel } from "./channel.js";
 import { inTransaction, type TriggerClient } from "./client.js";
 import {
+  DEFAULT_MAX_ROWS,
   FOLLOW_PARTITIONS_STATEMENT,
   INSTALL_LOCK_KEY,
   SETUP_STATEMENTS,
   watchTableCall,
 } from "./definitions.js";
+import { type KeyOptions, toKeyOptions } from "./key-options.js";
 import { withTypedErrors } from "./pg-errors.js";
 import { resolveTables, toTableRefs } from "./resolve-tables.js";
 
@@ -23,12 +25,20 @@ export interface InstallTriggersOptions {
    * (below a watched table). Needs a superuser; off by default. Removed by uninstall `all`.
    */
   readonly followNewPartitions?: boolean;
+  /**
+   * Columns whose values the triggers send, besides the primary key and foreign-key columns
+   * (`["status", "customer_id"]`), for every table named here. Omitted: the columns the tables'
+   * triggers send already stay; `[]`: primary key and foreign keys only.
+   */
+  readonly keys?: readonly string[];
+  /** A statement that changes more rows than this sends a table-wide event. Default 1,000. */
+  readonly maxRows?: number;
 }
 
 export interface InstallTriggersResult {
   readonly tables: readonly TableRef[];
   readonly channel: string;
-  /** Triggers created or replaced (tables and partitions); 0 when everything was already in place. */
+  /** Tables and partitions whose triggers were created or replaced; 0 when everything was already in place. */
   readonly triggersChanged: number;
 }
 
@@ -42,12 +52,13 @@ export async function watchTables(
   connection: ClientBase,
   refs: readonly TableRef[],
   channel: string,
+  keys: KeyOptions = { keys: undefined, maxRows: DEFAULT_MAX_ROWS },
 ): Promise<number> {
   let changed = 0;
   for (const ref of refs) {
     const { rows } = await connection.query<{ changed: number }>(
-      `${watchTableCall("$1", "$2", "$3")} AS changed`,
-      [ref.schema, ref.table, channel],
+      `${watchTableCall("$1", "$2", "$3", "$4", "$5")} AS changed`,
+      [ref.schema, ref.table, channel, keys.keys ?? null, keys.maxRows],
     );
     changed += rows[0]?.changed ?? 0;
   }
@@ -55,7 +66,7 @@ export async function watchTables(
 }
 
 /**
- * Install (or refresh) the trigger function and a statement-level trigger on each table, in one
+ * Install (or refresh) the trigger function and statement-level triggers on each table, in one
  * transaction. Idempotent. Every name is checked against the catalog first: an unknown table
  * throws `UnknownTableError` and nothing is changed.
  */
@@ -65,12 +76,13 @@ export async function installTriggers(
 ): Promise<InstallTriggersResult> {
   const channel = toChannel(options.channel);
   const refs = toTableRefs(options.tables, options.defaultSchema);
+  const keys = toKeyOptions(options);
   return withTypedErrors(() =>
     inTransaction(client, async (connection) => {
       await prepareInstall(connection, refs);
       for (const statement of SETUP_STATEMENTS) await connection.query(statement);
       if (options.followNewPartitions) await connection.query(FOLLOW_PARTITIONS_STATEMENT);
-      const triggersChanged = await watchTables(connection, refs, channel);
+      const triggersChanged = await watchTables(connection, refs, channel, keys);
       return { tables: refs, channel, triggersChanged };
     }),
   );
