@@ -42,6 +42,11 @@ export const MAX_MAX_ROWS = 100_000_000;
  * more, and the signed envelope adds at most 90 (`s1:`, a 20-digit xid, 64 hex digits, colons).
  */
 export const MAX_KEYED_PAYLOAD_BYTES = 7800;
+/**
+ * Keyed notifications one transaction sends per table; its later statements on the table send the
+ * table-wide event (folded into one), so a loop of 10,000 single-row updates sends 101, not 10,000.
+ */
+export const MAX_KEYED_PER_TRANSACTION = 100;
 
 export interface KeyedTriggerSpec {
   readonly name: string;
@@ -181,11 +186,24 @@ DECLARE
   column_list text;
   value_list text;
   source text;
+  -- Keyed notifications sent for this table in this transaction (a transaction-local setting).
+  counter text := 'pgcachewatch.keyed_' || TG_RELID::text;
+  sent text;
   target record;
 BEGIN
   -- Keyed triggers (revision 3) pass the row bound and the key columns after the channel.
   IF TG_NARGS >= 3 AND TG_OP IN ('INSERT', 'UPDATE', 'DELETE') AND TG_ARGV[1] ~ '^[0-9]{1,9}$' THEN
-    max_rows := TG_ARGV[1]::integer;
+    sent := coalesce(nullif(current_setting(counter, true), ''), '0');
+    IF sent !~ '^[0-9]{1,9}$' OR sent::integer >= ${MAX_KEYED_PER_TRANSACTION} THEN
+      -- Many statements in one transaction: from here on the table-wide event, which PostgreSQL
+      -- folds into one notification, instead of one notification per statement.
+      max_rows := NULL;
+    ELSE
+      PERFORM set_config(counter, (sent::integer + 1)::text, true);
+      max_rows := TG_ARGV[1]::integer;
+    END IF;
+  END IF;
+  IF max_rows IS NOT NULL THEN
     SELECT string_agg(format('%I', c.name), ', '),
            string_agg(format('%L, coalesce(json_agg(DISTINCT %I::text) FILTER (WHERE %I IS NOT NULL), ''[]''::json)', c.name, c.name, c.name), ', ')
       INTO column_list, value_list
