@@ -521,11 +521,11 @@ describe("uninstallTriggers", () => {
     ]);
 
     const partial = await uninstallTriggers(admin, { tables: ["sales.orders"] });
-    expect(partial).toEqual({ triggersRemoved: 8, functionsRemoved: false, schemaRemoved: false });
+    expect(partial).toEqual({ triggersRemoved: 2, functionsRemoved: false, schemaRemoved: false });
     expect(await installedTriggers(admin)).toEqual([`public.kept ${DEFAULT_CHANNEL}`]);
 
     const all = await uninstallTriggers(admin, { all: true });
-    expect(all).toEqual({ triggersRemoved: 4, functionsRemoved: true, schemaRemoved: true });
+    expect(all).toEqual({ triggersRemoved: 1, functionsRemoved: true, schemaRemoved: true });
     expect(await catalogSnapshot(admin)).toEqual(before);
     // And again: nothing left to do, no error.
     expect(await uninstallTriggers(admin, { all: true })).toEqual({
@@ -541,7 +541,7 @@ describe("uninstallTriggers", () => {
     await admin.query("CREATE TABLE pgcachewatch.user_notes (note text)");
     try {
       const result = await uninstallTriggers(admin, { all: true });
-      expect(result).toEqual({ triggersRemoved: 4, functionsRemoved: true, schemaRemoved: false });
+      expect(result).toEqual({ triggersRemoved: 1, functionsRemoved: true, schemaRemoved: false });
       expect(
         (await admin.query("SELECT to_regclass('pgcachewatch.user_notes') IS NOT NULL AS kept")).rows[0],
       ).toEqual({
@@ -557,7 +557,7 @@ describe("uninstallTriggers", () => {
     await installTriggers(admin, { tables: ["ch_a"], channel: "one" });
     await installTriggers(admin, { tables: ["ch_b"], channel: "two" });
     const result = await uninstallTriggers(admin, { all: true, channel: "one" });
-    expect(result).toEqual({ triggersRemoved: 4, functionsRemoved: false, schemaRemoved: false });
+    expect(result).toEqual({ triggersRemoved: 1, functionsRemoved: false, schemaRemoved: false });
     expect(await installedTriggers(admin)).toEqual(["public.ch_b two"]);
     expect((await uninstallTriggers(admin, { tables: ["ch_b"], channel: "one" })).triggersRemoved).toBe(0);
   });

@@ -483,7 +483,7 @@ DECLARE
 BEGIN
 ${RESOLVE_TABLE_SQL}
   FOR member IN
-    SELECT n.nspname, c.relname, t.tgname
+    SELECT c.oid AS relid, n.nspname, c.relname, t.tgname
       FROM pg_trigger t
       JOIN pg_class c ON c.oid = t.tgrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -493,7 +493,10 @@ ${RESOLVE_TABLE_SQL}
      ORDER BY c.oid
   LOOP
     EXECUTE format('DROP TRIGGER %I ON %I.%I', member.tgname, member.nspname, member.relname);
-    removed := removed + 1;
+    -- Counted per table (revision 3 puts four triggers on each).
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = member.relid AND t.tgfoid = '${NOTIFY_FUNCTION}'::regprocedure) THEN
+      removed := removed + 1;
+    END IF;
   END LOOP;
   RETURN removed;
 END
@@ -509,7 +512,7 @@ DECLARE
   removed integer := 0;
 BEGIN
   FOR member IN
-    SELECT n.nspname, c.relname, t.tgname
+    SELECT c.oid AS relid, n.nspname, c.relname, t.tgname
       FROM pg_trigger t
       JOIN pg_class c ON c.oid = t.tgrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -518,7 +521,10 @@ BEGIN
      ORDER BY c.oid
   LOOP
     EXECUTE format('DROP TRIGGER %I ON %I.%I', member.tgname, member.nspname, member.relname);
-    removed := removed + 1;
+    -- Counted per table (revision 3 puts four triggers on each).
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = member.relid AND t.tgfoid = '${NOTIFY_FUNCTION}'::regprocedure) THEN
+      removed := removed + 1;
+    END IF;
   END LOOP;
   RETURN removed;
 END
