@@ -244,7 +244,7 @@ describe("pgcachewatch sql", () => {
     const up = await runCli(["sql", "users", 'sales."Refunds"', "--channel", "app"]);
     expect(up.code).toBe(0);
     expect(up.stdout).toContain(
-      "SELECT pgcachewatch.watch_table(E'sales', E'Refunds', E'app', NULL::text[], 1000::integer);",
+      "SELECT pgcachewatch.watch_table(E'sales', E'Refunds', E'app', NULL::text[], NULL::integer);",
     );
     await admin.query(up.stdout);
     expect(await installedTriggers(admin)).toEqual(["public.users app", "sales.Refunds app"]);

@@ -227,7 +227,7 @@ describe("keys chosen by the user", () => {
   });
 
   it("adds --keys columns, keeps them on a plain reinstall, and drops them with keys: []", async () => {
-    await installTriggers(admin, { tables: ["tickets"], keys: ["status", "owner_id"] });
+    await installTriggers(admin, { tables: ["tickets"], keys: ["status", "owner_id"], maxRows: 50 });
     const id = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
     await writer.query("INSERT INTO tickets VALUES ($1, 'open', 7, 'text')", [id]);
     expect(await events()).toEqual([
@@ -237,6 +237,10 @@ describe("keys chosen by the user", () => {
     expect(again.triggersChanged).toBe(0);
     const ensured = await ensureTriggers(admin, { tables: ["tickets"] });
     expect(ensured.installed).toEqual([]);
+    expect((await triggerStatus(admin)).tables[0]).toMatchObject({
+      keyColumns: ["id", "status", "owner_id"],
+      maxRows: 50,
+    });
     await installTriggers(admin, { tables: ["tickets"], keys: [] });
     await writer.query("UPDATE tickets SET status = 'closed'");
     expect(await events()).toEqual([{ table: "public.tickets", op: "update", keys: { id: [id] } }]);
@@ -244,6 +248,22 @@ describe("keys chosen by the user", () => {
     const withKeys = await ensureTriggers(admin, { tables: ["tickets"], keys: ["status"] });
     expect(withKeys.installed.map((ref) => ref.table)).toEqual(["tickets"]);
     expect((await triggerStatus(admin)).tables[0]?.keyColumns).toEqual(["id", "status"]);
+  });
+
+  it("sends values that only a nondeterministic collation calls equal, each of them", async () => {
+    await admin.query(`
+      CREATE COLLATION IF NOT EXISTS pgcw_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+      DROP TABLE IF EXISTS labels;
+      CREATE TABLE labels (id int PRIMARY KEY, label text COLLATE pgcw_ci);`);
+    await installTriggers(admin, { tables: ["labels"], keys: ["label"] });
+    await writer.query("INSERT INTO labels VALUES (1, 'Alpha'), (2, 'alpha'), (3, 'ALPHA')");
+    expect(await events()).toEqual([
+      {
+        table: "public.labels",
+        op: "insert",
+        keys: { id: ["1", "2", "3"], label: ["ALPHA", "Alpha", "alpha"] },
+      },
+    ]);
   });
 
   it("refuses a column that does not exist, changing nothing", async () => {

@@ -599,7 +599,7 @@ describe("triggerSql", () => {
     const statements = text.split("--> statement-breakpoint");
     expect(statements.length).toBeGreaterThan(3);
     expect(statements.at(-1)?.trim()).toBe(
-      "SELECT pgcachewatch.watch_table(E'public', E't', E'pgcachewatch', NULL::text[], 1000::integer);",
+      "SELECT pgcachewatch.watch_table(E'public', E't', E'pgcachewatch', NULL::text[], NULL::integer);",
     );
   });
 });

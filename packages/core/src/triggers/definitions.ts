@@ -204,8 +204,10 @@ BEGIN
     END IF;
   END IF;
   IF max_rows IS NOT NULL THEN
+    -- COLLATE "C": distinct by bytes, so values equal only under a nondeterministic collation
+    -- ('A' and 'a' under a case-insensitive one) are both sent.
     SELECT string_agg(format('%I', c.name), ', '),
-           string_agg(format('%L, coalesce(json_agg(DISTINCT %I::text) FILTER (WHERE %I IS NOT NULL), ''[]''::json)', c.name, c.name, c.name), ', ')
+           string_agg(format('%L, coalesce(json_agg(DISTINCT %I::text COLLATE "C") FILTER (WHERE %I IS NOT NULL), ''[]''::json)', c.name, c.name, c.name), ', ')
       INTO column_list, value_list
       FROM unnest(TG_ARGV[2:TG_NARGS - 1]) AS c(name);
     -- At most max_rows + 1 rows per side: a statement over the bound costs no more than one at it.
@@ -412,7 +414,7 @@ BEGIN
 END
 $pgcw$`;
 
-const WATCH_TABLE_SQL = `CREATE OR REPLACE FUNCTION ${TRIGGER_SCHEMA}.watch_table(schema_name text, table_name text, channel text DEFAULT '${DEFAULT_CHANNEL}', key_columns text[] DEFAULT NULL, max_rows integer DEFAULT ${DEFAULT_MAX_ROWS})
+const WATCH_TABLE_SQL = `CREATE OR REPLACE FUNCTION ${TRIGGER_SCHEMA}.watch_table(schema_name text, table_name text, channel text DEFAULT '${DEFAULT_CHANNEL}', key_columns text[] DEFAULT NULL, max_rows integer DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -422,6 +424,7 @@ DECLARE
   kind "char";
   member record;
   extra text[];
+  bound text;
   missing text;
   wanted text[];
   changed integer := 0;
@@ -430,7 +433,7 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
       MESSAGE = format('pgcachewatch: invalid channel %L (1 to 63 bytes)', channel);
   END IF;
-  IF max_rows IS NULL OR max_rows < 1 OR max_rows > ${MAX_MAX_ROWS} THEN
+  IF max_rows IS NOT NULL AND (max_rows < 1 OR max_rows > ${MAX_MAX_ROWS}) THEN
     RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
       MESSAGE = format('pgcachewatch: invalid row bound %s (1 to ${MAX_MAX_ROWS})', coalesce(max_rows::text, 'NULL'));
   END IF;
@@ -451,6 +454,13 @@ ${RESOLVE_TABLE_SQL}
         MESSAGE = format('pgcachewatch: %s.%s has no column %s', quote_ident(schema_name), quote_ident(table_name), missing);
     END IF;
     extra := key_columns;
+  END IF;
+  IF max_rows IS NULL THEN
+    -- Likewise the row bound: the one the triggers have, else the default.
+    SELECT (${TRIGGER_ARGUMENTS_EXPRESSION})[2] INTO bound
+      FROM pg_trigger t
+     WHERE t.tgrelid = target AND t.tgname = '${KEYED_TRIGGERS[0]?.name}' AND t.tgfoid = '${NOTIFY_FUNCTION}'::regprocedure;
+    max_rows := CASE WHEN bound ~ '^[0-9]{1,9}$' AND bound::integer BETWEEN 1 AND ${MAX_MAX_ROWS} THEN bound::integer ELSE ${DEFAULT_MAX_ROWS} END;
   END IF;
   -- Key columns come from the watched table; its partitions have the same column names.
   wanted := ARRAY[channel, max_rows::text] || ${keyColumnsExpression("target", "extra")};
@@ -646,7 +656,7 @@ export function watchTableCall(
   table: string,
   channel: string,
   keyColumns = "NULL",
-  maxRows = String(DEFAULT_MAX_ROWS),
+  maxRows = "NULL",
 ): string {
   return `SELECT ${TRIGGER_SCHEMA}.watch_table(${schema}, ${table}, ${channel}, ${keyColumns}::text[], ${maxRows}::integer)`;
 }

@@ -122,7 +122,7 @@ async function tablesInPlace(
         layout?.kind === "keyed" &&
         layout.active &&
         layout.channel === channel &&
-        layout.maxRows === keys.maxRows &&
+        (keys.maxRows === undefined || layout.maxRows === keys.maxRows) &&
         sameStrings(layout.keyColumns, wanted),
     );
     if (ok) inPlace.add(Number(ord) - 1);

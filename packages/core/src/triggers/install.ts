@@ -3,7 +3,6 @@ import type { TableInput, TableRef } from "../events/table-name.js";
 import { toChannel } from "./channel.js";
 import { inTransaction, type TriggerClient } from "./client.js";
 import {
-  DEFAULT_MAX_ROWS,
   FOLLOW_PARTITIONS_STATEMENT,
   INSTALL_LOCK_KEY,
   SETUP_STATEMENTS,
@@ -31,7 +30,7 @@ export interface InstallTriggersOptions {
    * triggers send already stay; `[]`: primary key and foreign keys only.
    */
   readonly keys?: readonly string[];
-  /** A statement that changes more rows than this sends a table-wide event. Default 1,000. */
+  /** A statement that changes more rows than this sends a table-wide event. Omitted: the tables' current bound, 1,000 for a new install. */
   readonly maxRows?: number;
 }
 
@@ -52,13 +51,13 @@ export async function watchTables(
   connection: ClientBase,
   refs: readonly TableRef[],
   channel: string,
-  keys: KeyOptions = { keys: undefined, maxRows: DEFAULT_MAX_ROWS },
+  keys: KeyOptions = { keys: undefined, maxRows: undefined },
 ): Promise<number> {
   let changed = 0;
   for (const ref of refs) {
     const { rows } = await connection.query<{ changed: number }>(
       `${watchTableCall("$1", "$2", "$3", "$4", "$5")} AS changed`,
-      [ref.schema, ref.table, channel, keys.keys ?? null, keys.maxRows],
+      [ref.schema, ref.table, channel, keys.keys ?? null, keys.maxRows ?? null],
     );
     changed += rows[0]?.changed ?? 0;
   }

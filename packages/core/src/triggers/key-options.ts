@@ -1,5 +1,5 @@
 import { InvalidOptionError } from "../errors.js";
-import { DEFAULT_MAX_ROWS, MAX_MAX_ROWS } from "./definitions.js";
+import { MAX_MAX_ROWS } from "./definitions.js";
 
 /** PostgreSQL's NAMEDATALEN - 1. */
 const MAX_IDENTIFIER_BYTES = 63;
@@ -7,7 +7,8 @@ const MAX_IDENTIFIER_BYTES = 63;
 export interface KeyOptions {
   /** Extra key columns; undefined: keep what the triggers send already. */
   readonly keys: readonly string[] | undefined;
-  readonly maxRows: number;
+  /** Row bound; undefined: keep the triggers' bound (1,000 for a new install). */
+  readonly maxRows: number | undefined;
 }
 
 /** Check `keys` and `maxRows` before anything reaches the database (column names are data there). */
@@ -15,8 +16,8 @@ export function toKeyOptions(options: {
   readonly keys?: readonly string[];
   readonly maxRows?: number;
 }): KeyOptions {
-  const maxRows = options.maxRows ?? DEFAULT_MAX_ROWS;
-  if (!Number.isInteger(maxRows) || maxRows < 1 || maxRows > MAX_MAX_ROWS) {
+  const maxRows = options.maxRows;
+  if (maxRows !== undefined && (!Number.isInteger(maxRows) || maxRows < 1 || maxRows > MAX_MAX_ROWS)) {
     throw new InvalidOptionError("maxRows", `must be an integer from 1 to ${MAX_MAX_ROWS}`);
   }
   if (options.keys === undefined) return { keys: undefined, maxRows };

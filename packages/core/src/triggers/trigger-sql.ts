@@ -1,6 +1,7 @@
 import type { TableInput, TableRef } from "../events/table-name.js";
 import { toChannel } from "./channel.js";
 import {
+  DEFAULT_MAX_ROWS,
   FOLLOW_PARTITIONS_STATEMENT,
   INSTALL_REVISION,
   SETUP_STATEMENTS,
@@ -31,7 +32,7 @@ export interface TriggerSqlOptions extends SqlTextOptions {
   readonly followNewPartitions?: boolean;
   /** Extra key columns of every table named, as with `installTriggers`; omitted: keep the tables' current ones. */
   readonly keys?: readonly string[];
-  /** A statement that changes more rows than this sends a table-wide event. Default 1,000. */
+  /** A statement that changes more rows than this sends a table-wide event. Omitted: the tables' current bound, 1,000 for a new install. */
   readonly maxRows?: number;
 }
 
@@ -69,6 +70,10 @@ export function triggerSql(options: TriggerSqlOptions): string {
   const channel = toChannel(options.channel);
   const refs = toTableRefs(options.tables, options.defaultSchema);
   const keys = toKeyOptions(options);
+  const bound =
+    keys.maxRows === undefined
+      ? `over ${DEFAULT_MAX_ROWS} rows (or the bound the triggers have) a statement is reported table-wide`
+      : `over ${keys.maxRows} rows a statement is reported table-wide`;
   const header = [
     comment(
       `PGCacheWatch change triggers (revision ${INSTALL_REVISION}, NOTIFY payload v2 with key values) on channel ${JSON.stringify(channel)}`,
@@ -76,8 +81,8 @@ export function triggerSql(options: TriggerSqlOptions): string {
     comment(`Tables: ${describeTables(refs)}`),
     comment(
       keys.keys === undefined
-        ? `Key columns: primary key and foreign keys (plus any extra columns the triggers send already); over ${keys.maxRows} rows a statement is reported table-wide`
-        : `Key columns: primary key, foreign keys${keys.keys.length === 0 ? "" : ` and ${keys.keys.join(", ")}`}; over ${keys.maxRows} rows a statement is reported table-wide`,
+        ? `Key columns: primary key and foreign keys (plus any extra columns the triggers send already); ${bound}`
+        : `Key columns: primary key, foreign keys${keys.keys.length === 0 ? "" : ` and ${keys.keys.join(", ")}`}; ${bound}`,
     ),
     "-- Idempotent: running it again changes nothing. Needs PostgreSQL 12 or later.",
   ].join("\n");
@@ -89,7 +94,7 @@ export function triggerSql(options: TriggerSqlOptions): string {
       quoteLiteral(ref.table),
       quoteLiteral(channel),
       keyArray,
-      String(keys.maxRows),
+      keys.maxRows === undefined ? "NULL" : String(keys.maxRows),
     ),
   );
   const follow = options.followNewPartitions ? [FOLLOW_PARTITIONS_STATEMENT] : [];
