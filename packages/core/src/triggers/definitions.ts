@@ -1,8 +1,15 @@
 /**
  * The SQL PGCacheWatch installs, in one place. `triggerSql()` (migration text) and
  * `installTriggers()` both run these definitions and then call the same SQL functions, so the two
- * can never drift. All logic that touches user tables lives in `watch_table` / `unwatch_table`,
- * which resolve names against the catalog as data and build DDL with `format('%I')`.
+ * can never drift. All logic that touches user tables lives in `watch_table` / `put_triggers` /
+ * `unwatch_table`, which resolve names against the catalog as data and build DDL with
+ * `format('%I')`; column names travel as trigger arguments (`%L`) and are quoted with `%I` where
+ * the trigger function reads them.
+ *
+ * Revision 3 layout, on each watched table and each of its partitions: one AFTER ... FOR EACH
+ * STATEMENT trigger per operation; INSERT, UPDATE and DELETE with transition tables (PostgreSQL
+ * allows them on statement triggers of partitions and inheritance children too, only not with
+ * TRUNCATE or with several events in one trigger). Arguments: channel, row bound, key columns.
  *
  * Requires PostgreSQL 12+ for `pg_partition_ancestors` / `pg_partition_tree` (PGCacheWatch
  * supports 13+); `EXECUTE FUNCTION` is 11+. `CREATE OR REPLACE TRIGGER` (14+) is not used.
