@@ -15,6 +15,7 @@ import {
   uninstallTriggers,
 } from "../src/index.js";
 import { UnknownColumnError } from "../src/triggers/errors.js";
+import { runCli } from "./support/cli-process.js";
 import { type NotificationRecorder, recordNotifications } from "./support/notifications.js";
 
 const db = useTestDatabase("triggers_v2");
@@ -282,6 +283,33 @@ describe("keys chosen by the user", () => {
     expect(status.tables[0]).toMatchObject({ keyColumns: ["id", "status", "it's \\ odd"], maxRows: 50 });
     await writer.query(`INSERT INTO tickets (id, status, "it's \\ odd") VALUES (gen_random_uuid(), 's', 4)`);
     expect((await events())[0]?.keys?.["it's \\ odd"]).toEqual(["4"]);
+  });
+});
+
+describe("the command line", () => {
+  it("pgcachewatch install orders --keys status,customer_id; status shows the keys", async () => {
+    await admin.query(`
+      DROP TABLE IF EXISTS cli_orders;
+      CREATE TABLE cli_orders (id int PRIMARY KEY, status text, customer_id int);`);
+    const install = await runCli(["install", "cli_orders", "--keys", "status,customer_id", "--url", db.url]);
+    expect(install.code).toBe(0);
+    await writer.query("INSERT INTO cli_orders VALUES (1, 'new', 5)");
+    expect(await events()).toEqual([
+      {
+        table: "public.cli_orders",
+        op: "insert",
+        keys: { id: ["1"], status: ["new"], customer_id: ["5"] },
+      },
+    ]);
+    const status = await runCli(["status", "--url", db.url]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/public\.cli_orders\s+table\s+pgcachewatch\s+id,status,customer_id/);
+    expect(status.stdout).not.toContain("still on");
+    const bad = await runCli(["install", "cli_orders", "--keys", "nope", "--url", db.url]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("has no column nope");
+    const usage = await runCli(["install", "cli_orders", "--keys", "a,,b", "--url", db.url]);
+    expect(usage.code).toBe(2);
   });
 });
 
