@@ -188,6 +188,39 @@ describe("revision 3: the values of the key columns, per operation", () => {
     ]);
   });
 
+  it("reports both halves of an upsert, the rows a cascade deletes, and MERGE", async () => {
+    await admin.query(`
+      DROP TABLE IF EXISTS kids, parents;
+      CREATE TABLE parents (id int PRIMARY KEY);
+      CREATE TABLE kids (id int PRIMARY KEY, parent_id int REFERENCES parents ON DELETE CASCADE, n int);
+      INSERT INTO parents VALUES (1), (2);
+      INSERT INTO kids VALUES (10, 1, 0), (11, 2, 0);`);
+    await installTriggers(admin, { tables: ["parents", "kids"] });
+    await writer.query(
+      "INSERT INTO kids VALUES (10, 2, 1), (12, 1, 1) ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id",
+    );
+    expect(byTable(await events()).map((seen) => [seen.op, seen.keys])).toEqual(
+      expect.arrayContaining([
+        ["update", { id: ["10"], parent_id: ["1", "2"] }],
+        ["insert", { id: ["12"], parent_id: ["1"] }],
+      ]),
+    );
+    await writer.query("DELETE FROM parents WHERE id = 1");
+    expect(byTable(await events())).toEqual([
+      { table: "public.kids", op: "delete", keys: { id: ["12"], parent_id: ["1"] } },
+      { table: "public.parents", op: "delete", keys: { id: ["1"] } },
+    ]);
+    const { rows } = await admin.query<{ server_version_num: string }>("SHOW server_version_num");
+    if (Number(rows[0]?.server_version_num) >= 150000) {
+      await writer.query(
+        "MERGE INTO kids k USING (VALUES (11, 5)) AS v(id, n) ON k.id = v.id WHEN MATCHED THEN UPDATE SET n = v.n",
+      );
+      expect(await events()).toEqual([
+        { table: "public.kids", op: "update", keys: { id: ["11"], parent_id: ["2"] } },
+      ]);
+    }
+  });
+
   it("fires for a writer role that has no privileges on schema pgcachewatch", async () => {
     const role = `pgcw_v2_writer_${Date.now()}`;
     await admin.query(
