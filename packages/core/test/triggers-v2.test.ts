@@ -162,6 +162,33 @@ describe("revision 3: the values of the key columns, per operation", () => {
     expect(await events()).toEqual([{ table: "public.orders", op: "delete" }]);
   });
 
+  it("sends the keys of a statement of more rows than the JSON path takes (17 to the bound)", async () => {
+    await writer.query(
+      "INSERT INTO orders SELECT i, 1 + i % 3, 'draft', '' FROM generate_series(1, 40) AS i",
+    );
+    const [inserted] = await events();
+    expect(inserted?.keys?.id).toHaveLength(40);
+    expect(inserted?.keys?.customer_id).toEqual(["1", "2", "3"]);
+    await writer.query("UPDATE orders SET id = id + 100 WHERE id <= 20");
+    const [updated] = await events();
+    expect(updated?.keys?.id).toHaveLength(40);
+    expect(updated?.keys?.id).toContain("1");
+    expect(updated?.keys?.id).toContain("120");
+  });
+
+  it("sends PostgreSQL's text output of key columns whose JSON would differ (timestamp)", async () => {
+    await admin.query("ALTER TABLE orders ADD COLUMN placed timestamp");
+    await installTriggers(admin, { tables: ["orders"], keys: ["placed"] });
+    await writer.query("INSERT INTO orders (id, customer_id, placed) VALUES (1, 1, '2026-01-02 03:04:05')");
+    expect(await events()).toEqual([
+      {
+        table: "public.orders",
+        op: "insert",
+        keys: { id: ["1"], customer_id: ["1"], placed: ["2026-01-02 03:04:05"] },
+      },
+    ]);
+  });
+
   it("reports values that would not fit in a notification table-wide", async () => {
     await installTriggers(admin, { tables: ["orders"], keys: ["note"] });
     const long = "n".repeat(2000);

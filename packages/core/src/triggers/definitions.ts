@@ -170,6 +170,26 @@ const hmacExpression = (message: string) =>
  * Writers need nothing on schema pgcachewatch (a trigger's function is not looked up by name when
  * it fires). Everything it sends is built from TG_* variables and the catalog, never from input.
  */
+/** Statements of at most this many rows take the JSON path (cheaper for few rows, dearer for many). */
+const FAST_PATH_ROWS = 16;
+
+/**
+ * The JSON path's aggregate over CTE \`r\` (one JSON object per row): each key column's distinct
+ * values, and whether every row has every key column (false after a rename or a drop).
+ */
+const FAST_PATH_AGGREGATE = `SELECT bool_and(per_column.present), json_object_agg(per_column.name, per_column.vals)::text
+          INTO complete, keys
+          FROM (SELECT c.name, bool_and(r.j ? c.name) AS present,
+                       coalesce(json_agg(DISTINCT (r.j ->> c.name) COLLATE "C") FILTER (WHERE r.j ->> c.name IS NOT NULL), '[]'::json) AS vals
+                  FROM unnest(TG_ARGV[2:TG_NARGS - 1]) AS c(name) CROSS JOIN r
+                 GROUP BY c.name) AS per_column;`;
+
+/**
+ * Types whose JSON string (\`to_jsonb(row) ->> column\`) is exactly their text output: smallint,
+ * integer, bigint, uuid, text, varchar. A table whose key columns are all of these gets the JSON path.
+ */
+export const JSON_TEXT_TYPES = [21, 23, 20, 2950, 25, 1043] as const;
+
 const NOTIFY_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${NOTIFY_FUNCTION} RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -193,13 +213,16 @@ DECLARE
   column_list text;
   value_list text;
   source text;
+  -- The bound argument ends in "j": every key column's JSON string is its text output.
+  json_text boolean;
+  complete boolean;
   -- Keyed notifications sent for this table in this transaction (a transaction-local setting).
   counter text := 'pgcachewatch.keyed_' || TG_RELID::text;
   sent text;
   target record;
 BEGIN
   -- Keyed triggers (revision 3) pass the row bound and the key columns after the channel.
-  IF TG_NARGS >= 3 AND TG_OP IN ('INSERT', 'UPDATE', 'DELETE') AND TG_ARGV[1] ~ '^[0-9]{1,9}$' THEN
+  IF TG_NARGS >= 3 AND TG_OP IN ('INSERT', 'UPDATE', 'DELETE') AND TG_ARGV[1] ~ '^[0-9]{1,9}j?$' THEN
     sent := coalesce(nullif(current_setting(counter, true), ''), '0');
     IF sent !~ '^[0-9]{1,9}$' OR sent::integer >= ${MAX_KEYED_PER_TRANSACTION} THEN
       -- Many statements in one transaction: from here on the table-wide event, which PostgreSQL
@@ -207,10 +230,41 @@ BEGIN
       max_rows := NULL;
     ELSE
       PERFORM set_config(counter, (sent::integer + 1)::text, true);
-      max_rows := TG_ARGV[1]::integer;
+      max_rows := rtrim(TG_ARGV[1], 'j')::integer;
+      json_text := right(TG_ARGV[1], 1) = 'j';
     END IF;
   END IF;
-  IF max_rows IS NOT NULL THEN
+  IF max_rows IS NOT NULL AND json_text THEN
+    -- Small statements: static queries (planned once per trigger) that read the rows as JSON,
+    -- instead of planning a query over the key columns at each statement.
+    IF TG_OP = 'INSERT' THEN
+      SELECT count(*) INTO rows_seen FROM (SELECT 1 FROM ${NEW_TABLE} LIMIT ${FAST_PATH_ROWS + 1}) AS z;
+    ELSE
+      SELECT count(*) INTO rows_seen FROM (SELECT 1 FROM ${OLD_TABLE} LIMIT ${FAST_PATH_ROWS + 1}) AS z;
+    END IF;
+    IF rows_seen = 0 THEN
+      RETURN NULL; -- the statement changed no row
+    END IF;
+    IF rows_seen <= ${FAST_PATH_ROWS} THEN
+      IF TG_OP = 'INSERT' THEN
+        WITH r AS (SELECT to_jsonb(n) AS j FROM ${NEW_TABLE} AS n)
+        ${FAST_PATH_AGGREGATE}
+      ELSIF TG_OP = 'DELETE' THEN
+        WITH r AS (SELECT to_jsonb(o) AS j FROM ${OLD_TABLE} AS o)
+        ${FAST_PATH_AGGREGATE}
+      ELSE
+        WITH r AS (SELECT to_jsonb(o) AS j FROM ${OLD_TABLE} AS o UNION ALL SELECT to_jsonb(n) FROM ${NEW_TABLE} AS n)
+        ${FAST_PATH_AGGREGATE}
+        rows_seen := rows_seen * 2;
+      END IF;
+      IF complete THEN
+        json_text := NULL; -- done: skip the general path below
+      ELSE
+        keys := NULL; -- a key column renamed or dropped since install: let the general path decide
+      END IF;
+    END IF;
+  END IF;
+  IF max_rows IS NOT NULL AND json_text IS NOT NULL THEN
     -- COLLATE "C": distinct by bytes, so values equal only under a nondeterministic collation
     -- ('A' and 'a' under a case-insensitive one) are both sent.
     SELECT string_agg(format('%I', c.name), ', '),
@@ -235,9 +289,9 @@ BEGIN
     IF rows_seen = 0 THEN
       RETURN NULL; -- the statement changed no row
     END IF;
-    IF rows_seen > max_rows * (CASE WHEN TG_OP = 'UPDATE' THEN 2 ELSE 1 END) THEN
-      keys := NULL;
-    END IF;
+  END IF;
+  IF rows_seen > max_rows * (CASE WHEN TG_OP = 'UPDATE' THEN 2 ELSE 1 END) THEN
+    keys := NULL;
   END IF;
   SELECT s.inner_pad, s.outer_pad INTO inner_pad, outer_pad FROM ${SECRET_TABLE} s WHERE s.id;
   -- The table itself, then (a statement on a partition fires only the partition's own triggers)
@@ -432,6 +486,7 @@ DECLARE
   member record;
   extra text[];
   bound text;
+  json_text boolean;
   missing text;
   wanted text[];
   changed integer := 0;
@@ -467,10 +522,16 @@ ${RESOLVE_TABLE_SQL}
     SELECT (${TRIGGER_ARGUMENTS_EXPRESSION})[2] INTO bound
       FROM pg_trigger t
      WHERE t.tgrelid = target AND t.tgname = '${KEYED_TRIGGERS[0]?.name}' AND t.tgfoid = '${NOTIFY_FUNCTION}'::regprocedure;
+    bound := rtrim(bound, 'j');
     max_rows := CASE WHEN bound ~ '^[0-9]{1,9}$' AND bound::integer BETWEEN 1 AND ${MAX_MAX_ROWS} THEN bound::integer ELSE ${DEFAULT_MAX_ROWS} END;
   END IF;
   -- Key columns come from the watched table; its partitions have the same column names.
-  wanted := ARRAY[channel, max_rows::text] || ${keyColumnsExpression("target", "extra")};
+  wanted := ${keyColumnsExpression("target", "extra")};
+  -- The bound carries "j" when every key column's JSON string is its text output (see notify_change).
+  json_text := NOT EXISTS (SELECT 1 FROM pg_attribute a
+                            WHERE a.attrelid = target AND a.attname::text = ANY (wanted)
+                              AND a.atttypid::integer <> ALL (ARRAY[${JSON_TEXT_TYPES.join(", ")}]));
+  wanted := ARRAY[channel, max_rows::text || CASE WHEN json_text THEN 'j' ELSE '' END] || wanted;
   -- The table itself and, if partitioned, every partition below it.
   FOR member IN
     SELECT c.oid

@@ -61,7 +61,8 @@ export function triggerLayout(triggers: readonly InstalledTrigger[]): TriggerLay
     }
     if (trigger.enabled !== "O") active = false;
   }
-  const maxRows = /^[0-9]{1,9}$/.test(bound) ? Number(bound) : Number.NaN;
+  // The bound may end in "j" (key columns whose JSON strings are their text: the trigger's JSON path).
+  const maxRows = /^[0-9]{1,9}j?$/.test(bound) ? Number.parseInt(bound, 10) : Number.NaN;
   if (!Number.isFinite(maxRows)) return { kind: "partial", channel };
   return { kind: "keyed", channel: insertChannel, maxRows, keyColumns, active };
 }
