@@ -50,27 +50,6 @@ export class EngineStoppedError extends PgCacheWatchError {
   }
 }
 
-/** An option outside its valid range (a negative interval, a window of 0 events, ...). */
-export class InvalidOptionError extends PgCacheWatchError {
-  constructor(option: string, why: string) {
-    super("INVALID_OPTION", `invalid option ${option}: ${why}`);
-  }
-}
-
-/** An identifier or literal that cannot be spliced into SQL safely (a NUL byte). */
-export class InvalidSqlTextError extends PgCacheWatchError {
-  constructor(what: string, why: string) {
-    super("INVALID_SQL_TEXT", `${what} ${why}`);
-  }
-}
-
-/** The server answered something the library cannot work with. */
-export class UnexpectedServerResponseError extends PgCacheWatchError {
-  constructor(what: string) {
-    super("UNEXPECTED_SERVER_RESPONSE", what);
-  }
-}
-
 /**
  * The NOTIFY listener's connection does not keep a session: a notification sent to it did not come
  * back (PgBouncer in transaction or statement mode, or another pooler that moves connections
@@ -105,5 +84,26 @@ export class EventSecretMismatchError extends PgCacheWatchError {
       `${detail}: print the install's secret with \`pgcachewatch secret\`, reinstall the triggers (pgcachewatch install, or ensureTriggers), or leave eventSecret unset`,
       options,
     );
+  }
+}
+
+/** An option outside its valid range (a negative interval, a window of 0 events, ...). */
+export class InvalidOptionError extends PgCacheWatchError {
+  constructor(option: string, why: string) {
+    super("INVALID_OPTION", `invalid option ${option}: ${why}`);
+  }
+}
+
+/** An identifier or literal that cannot be spliced into SQL safely (a NUL byte). */
+export class InvalidSqlTextError extends PgCacheWatchError {
+  constructor(what: string, why: string) {
+    super("INVALID_SQL_TEXT", `${what} ${why}`);
+  }
+}
+
+/** The server answered something the library cannot work with. */
+export class UnexpectedServerResponseError extends PgCacheWatchError {
+  constructor(what: string) {
+    super("UNEXPECTED_SERVER_RESPONSE", what);
   }
 }

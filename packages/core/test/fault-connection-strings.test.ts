@@ -92,6 +92,21 @@ describe("malformed connection strings", () => {
     expect((error as Error).message).not.toContain("s3cretpw");
   });
 
+  it("the WAL source: start() rejects with InvalidConnectionStringError", async () => {
+    const wal = new WalSource({
+      connectionString: "postgres://u:s3cretpw@127.0.0.1:notaport/db",
+      tables: ["t"],
+    });
+    const handlers = { onReady() {}, onLost() {}, onChange() {}, onMalformed() {}, onError() {} };
+    const error = await wal.start(handlers).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await wal.stop();
+    expect(error).toBeInstanceOf(InvalidConnectionStringError);
+    expect((error as Error).message).not.toContain("s3cretpw");
+  });
+
   it.each([
     ["host=127.0.0.1 bogus=1 password=s3cretpw", /unsupported key "bogus"/],
     ["host=127.0.0.1 port=99999 password=s3cretpw", /port "99999" is not a port number/],
@@ -164,5 +179,11 @@ describe("secrets in connection strings", () => {
     expect(verbose.code).toBe(1);
     expect(verbose.stderr).toContain("invalid connection string");
     expect(verbose.stderr).not.toContain("s3cretpw");
+    const refused = await runCli(
+      ["status", "--verbose", "--url", "host=127.0.0.1 port=1 dbname=x user=app password=s3cretpw"],
+      { env: cleanEnv() },
+    );
+    expect(refused.stderr).toContain("caused by");
+    expect(refused.stderr).not.toContain("s3cretpw");
   });
 });

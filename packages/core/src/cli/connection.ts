@@ -65,10 +65,11 @@ export async function openClient(common: CommonFlags, env: NodeJS.ProcessEnv): P
     await client.connect();
   } catch (error) {
     await client.end().catch(() => {});
-    // No cause: a library's error may carry the connection settings, and --verbose prints causes.
+    // --verbose prints the cause's stack: runCli redacts it like every other line it prints.
     throw new CannotConnectError(
       redactSecrets(describeTarget(client), connectionString),
       redactSecrets(reasonOf(error), connectionString),
+      { cause: error },
     );
   }
   return client;

@@ -32,6 +32,8 @@ export interface StatementAnalysis {
   readonly transaction: "begin" | "commit" | "rollback" | "savepoint" | "release" | "rollback-to" | undefined;
   /** What the (last) statement is: only a "select" may be shared between callers. */
   readonly kind?: string;
+  /** COMMIT/ROLLBACK AND CHAIN: a new transaction begins as the old one ends. */
+  readonly chained?: true;
   /** The statement changes the schema (DDL, GRANT): the catalog is reloaded once it ran. */
   readonly schemaChange?: true;
 }

@@ -67,6 +67,8 @@ export class StatementRunner {
       // A failed BEGIN opened nothing; COMMIT and ROLLBACK end the transaction either way.
       if ((control === "begin" && failed) || control === "commit" || control === "rollback") {
         connections.end(connection);
+        // COMMIT AND CHAIN: the writes are done, and a new transaction is open at once.
+        if (analysis.chained === true && !failed) connections.begin(connection);
       }
     };
     let running: Promise<T>;
