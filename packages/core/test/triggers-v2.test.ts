@@ -479,6 +479,22 @@ describe("partitioned tables", () => {
   });
 });
 
+describe("inheritance children", () => {
+  it("carry transition tables too: a write to the child is keyed, one through the parent covers the child's rows", async () => {
+    await admin.query(`
+      DROP TABLE IF EXISTS animals CASCADE;
+      CREATE TABLE animals (id int PRIMARY KEY, name text);
+      CREATE TABLE dogs (id int PRIMARY KEY, good boolean) INHERITS (animals);
+      INSERT INTO animals VALUES (1, 'cat');`);
+    await installTriggers(admin, { tables: ["animals", "dogs"] });
+    await writer.query("INSERT INTO dogs VALUES (2, 'rex', true)");
+    expect(await events()).toEqual([{ table: "public.dogs", op: "insert", keys: { id: ["2"] } }]);
+    // A statement on the parent fires the parent's triggers only; its transition table has the child's rows.
+    await writer.query("UPDATE animals SET name = upper(name)");
+    expect(await events()).toEqual([{ table: "public.animals", op: "update", keys: { id: ["1", "2"] } }]);
+  });
+});
+
 describe("upgrade from revision 1", () => {
   it("shows tables still on revision 1 with the command that upgrades them; ensureTriggers upgrades", async () => {
     await admin.query(`
