@@ -110,6 +110,7 @@ export async function runWritePath(context: ScenarioContext): Promise<SectionRes
     });
   }
 
+  const triggerTimes: { variant: string; rows: number; time: Distribution }[] = [];
   const runs: Run[] = [];
   const workloads: { name: string; clients: number; rowsPerStatement: number }[] = [
     { name: "1-row UPDATE", clients: 1, rowsPerStatement: 1 },
@@ -119,6 +120,23 @@ export async function runWritePath(context: ScenarioContext): Promise<SectionRes
     ...(context.quick ? [] : [{ name: "100-row UPDATE", clients: 4, rowsPerStatement: 100 }]),
   ];
   try {
+    // The triggers' own time per statement, as EXPLAIN ANALYZE reports it: steadier than tx/s on
+    // a shared machine, since it leaves out the commit, the network and the other sessions.
+    for (const variant of variants.filter((v) => v.name === REVISION_1 || v.name === REVISION_3)) {
+      await dropTriggers(admin, "wp_accounts");
+      const teardown = await variant.setup(admin);
+      try {
+        for (const rows of [1, 100]) {
+          triggerTimes.push({
+            variant: variant.name,
+            rows,
+            time: await triggerTime(admin, rows, context.quick),
+          });
+        }
+      } finally {
+        await teardown();
+      }
+    }
     for (const workload of workloads) {
       // Variants interleaved per workload, so drift on a shared machine hits them alike.
       for (const variant of variants) {
@@ -157,6 +175,20 @@ export async function runWritePath(context: ScenarioContext): Promise<SectionRes
         base ? pct(r.tps / base.tps) : "",
         ms(r.latency.p50),
         ms(r.latency.p99),
+      ];
+    }),
+  });
+  result.tables.push({
+    title: "Trigger time per statement (EXPLAIN ANALYZE, one statement per transaction)",
+    columns: ["statement", "variant", "trigger p50", "trigger p90", "p50 vs revision 1"],
+    rows: triggerTimes.map((t) => {
+      const revision1 = triggerTimes.find((r) => r.variant === REVISION_1 && r.rows === t.rows);
+      return [
+        `${t.rows}-row UPDATE`,
+        t.variant,
+        ms(t.time.p50),
+        ms(t.time.p90),
+        revision1 ? `${(t.time.p50 / revision1.time.p50).toFixed(2)}x` : "",
       ];
     }),
   });
@@ -201,6 +233,20 @@ export async function runWritePath(context: ScenarioContext): Promise<SectionRes
       "may be bounded by the client process as much as by the server.",
   );
   return result;
+}
+
+/** Median trigger time (ms) of `rows`-row UPDATEs, each its own transaction. */
+async function triggerTime(client: pg.Client, rows: number, quick: boolean): Promise<Distribution> {
+  const samples: number[] = [];
+  for (let i = 0; i < (quick ? 50 : 300); i++) {
+    const id = 1 + Math.floor(Math.random() * (ACCOUNTS - rows));
+    const { rows: plan } = await client.query<{ "QUERY PLAN": [{ Triggers?: { Time: number }[] }] }>(
+      `EXPLAIN (ANALYZE, FORMAT JSON) UPDATE wp_accounts SET balance = balance + 1 WHERE id BETWEEN ${id} AND ${id + rows - 1}`,
+    );
+    const triggers = plan[0]?.["QUERY PLAN"][0]?.Triggers ?? [];
+    samples.push(triggers.reduce((sum, trigger) => sum + trigger.Time, 0));
+  }
+  return summarize(samples);
 }
 
 async function drive(
