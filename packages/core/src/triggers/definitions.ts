@@ -174,7 +174,7 @@ const hmacExpression = (message: string) =>
 const FAST_PATH_ROWS = 16;
 
 /**
- * The JSON path's aggregate over CTE \`r\` (one JSON object per row): each key column's distinct
+ * The JSON path's aggregate over CTE `r` (one JSON object per row): each key column's distinct
  * values, and whether every row has every key column (false after a rename or a drop).
  */
 const FAST_PATH_AGGREGATE = `SELECT bool_and(per_column.present), json_object_agg(per_column.name, per_column.vals)::text
@@ -185,7 +185,7 @@ const FAST_PATH_AGGREGATE = `SELECT bool_and(per_column.present), json_object_ag
                  GROUP BY c.name) AS per_column;`;
 
 /**
- * Types whose JSON string (\`to_jsonb(row) ->> column\`) is exactly their text output: smallint,
+ * Types whose JSON string (`to_jsonb(row) ->> column`) is exactly their text output: smallint,
  * integer, bigint, uuid, text, varchar. A table whose key columns are all of these gets the JSON path.
  */
 export const JSON_TEXT_TYPES = [21, 23, 20, 2950, 25, 1043] as const;
