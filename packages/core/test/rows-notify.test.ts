@@ -15,8 +15,11 @@ beforeAll(async () => {
                         slug text COLLATE "C");
     INSERT INTO users VALUES (1, 'ada'), (2, 'grace');
     INSERT INTO posts VALUES (1, 1, 'one', 'one'), (2, 1, 'two', 'two'), (3, 2, 'three', 'three');
+    -- Only fixed-width columns: its triggers take the JSON path (posts, with text columns, the general one).
+    CREATE TABLE votes (id int PRIMARY KEY, user_id int NOT NULL REFERENCES users, weight int NOT NULL);
+    INSERT INTO votes VALUES (1, 1, 10), (2, 1, 20), (3, 2, 30);
   `);
-  await installTriggers(setup, { tables: ["users", "posts"] });
+  await installTriggers(setup, { tables: ["users", "posts", "votes"] });
   pool = new pg.Pool({ connectionString: db.url, max: 4 });
 });
 
@@ -102,6 +105,48 @@ describe("row-level invalidation end to end (NOTIFY source, revision 3 triggers)
     await writer.query("UPDATE users SET name = 'grace h' WHERE id = 2");
     await users;
     expect(await hit(() => title(1))).toEqual({ value: "one", hit: true });
+  });
+
+  it("the same through the JSON path of a table without large columns", async () => {
+    const watch = createCacheWatch({ connectionString: db.url, heartbeatInterval: 500 });
+    onTestFinished(() => watch.stop());
+    await watch.start();
+    const writer = await db.externalWriter();
+    const { rows: args } = await writer.query<{ def: string }>(
+      "SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgname = 'pgcachewatch_notify_update' AND tgrelid = 'votes'::regclass",
+    );
+    expect(args[0]?.def).toContain("'1000j'");
+    const weight = async (id: number) =>
+      (await watch.query<{ weight: number }>(pool, "SELECT weight FROM votes WHERE id = $1", [id])).rows[0]
+        ?.weight;
+    const byUser = async (user: number) =>
+      (
+        await watch.query<{ id: number }>(pool, "SELECT id FROM votes WHERE user_id = $1 ORDER BY id", [user])
+      ).rows.map((r) => r.id);
+    const hit = async <T>(read: () => Promise<T>): Promise<{ value: T; hit: boolean }> => {
+      const before = watch.stats().hits;
+      const value = await read();
+      return { value, hit: watch.stats().hits === before + 1 };
+    };
+    const changed = () => nextEvent(watch, "change", (event) => event.table === "votes");
+    expect(await weight(1)).toBe(10);
+    expect(await weight(3)).toBe(30);
+    expect(await byUser(2)).toEqual([3]);
+
+    let event = changed();
+    await writer.query("UPDATE votes SET weight = 11 WHERE id = 1");
+    await event;
+    expect(await hit(() => weight(3))).toEqual({ value: 30, hit: true });
+    expect(await hit(() => byUser(2))).toEqual({ value: [3], hit: true });
+    expect(await hit(() => weight(1))).toEqual({ value: 11, hit: false });
+
+    // A foreign-key move: the old user's list must go (a trigger sending only new values would keep it).
+    event = changed();
+    await writer.query("UPDATE votes SET user_id = 1 WHERE id = 3");
+    const [move] = await event;
+    expect(await hit(() => byUser(2))).toEqual({ value: [], hit: false });
+    expect(await hit(() => weight(1))).toEqual({ value: 11, hit: true });
+    expect(move?.columns).toEqual({ id: ["3"], user_id: ["1", "2"] });
   });
 
   it("counts and skips a malformed v2 payload, keeping the entries", async () => {

@@ -189,6 +189,28 @@ describe("revision 3: the values of the key columns, per operation", () => {
     ]);
   });
 
+  it("takes the JSON path only where every column is small (no text, bytea or jsonb besides the keys)", async () => {
+    await admin.query(`
+      DROP TABLE IF EXISTS narrow, wide;
+      CREATE TABLE narrow (id bigint PRIMARY KEY, code varchar(40), n int, at timestamptz);
+      CREATE TABLE wide (id int PRIMARY KEY, body text);`);
+    await installTriggers(admin, { tables: ["narrow", "wide"] });
+    const { rows } = await admin.query<{ table: string; bound: string }>(`
+      SELECT c.relname AS table, split_part(pg_get_triggerdef(t.oid), ', ', 2) AS bound
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+       WHERE t.tgname = 'pgcachewatch_notify_insert' AND c.relname IN ('narrow', 'wide') ORDER BY 1`);
+    expect(rows).toEqual([
+      { table: "narrow", bound: "'1000j'" },
+      { table: "wide", bound: "'1000'" },
+    ]);
+    await writer.query("INSERT INTO narrow VALUES (9000000000, 'x', 1, now())");
+    await writer.query("INSERT INTO wide VALUES (1, repeat('b', 100000))");
+    expect(await events()).toEqual([
+      { table: "public.narrow", op: "insert", keys: { id: ["9000000000"] } },
+      { table: "public.wide", op: "insert", keys: { id: ["1"] } },
+    ]);
+  });
+
   it("reports values that would not fit in a notification table-wide", async () => {
     await installTriggers(admin, { tables: ["orders"], keys: ["note"] });
     const long = "n".repeat(2000);

@@ -172,6 +172,11 @@ const hmacExpression = (message: string) =>
  */
 /** Statements of at most this many rows take the JSON path (cheaper for few rows, dearer for many). */
 const FAST_PATH_ROWS = 16;
+/**
+ * The JSON path is for tables whose columns other than the keys are fixed-width, or char/varchar
+ * of at most this many characters (no text, bytea or jsonb it would have to detoast).
+ */
+const FAST_PATH_MAX_CHARS = 1024;
 
 /**
  * The JSON path's aggregate over CTE `r` (one JSON object per row): each key column's distinct
@@ -527,10 +532,16 @@ ${RESOLVE_TABLE_SQL}
   END IF;
   -- Key columns come from the watched table; its partitions have the same column names.
   wanted := ${keyColumnsExpression("target", "extra")};
-  -- The bound carries "j" when every key column's JSON string is its text output (see notify_change).
+  -- The bound carries "j" (notify_change's JSON path) when every key column's JSON string is its
+  -- text output, and no other column can hold a large value: the JSON path reads whole rows, and
+  -- must not detoast a document body to send an id.
   json_text := NOT EXISTS (SELECT 1 FROM pg_attribute a
                             WHERE a.attrelid = target AND a.attname::text = ANY (wanted)
-                              AND a.atttypid::integer <> ALL (ARRAY[${JSON_TEXT_TYPES.join(", ")}]));
+                              AND a.atttypid::integer <> ALL (ARRAY[${JSON_TEXT_TYPES.join(", ")}]))
+           AND NOT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+                            WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped
+                              AND NOT (a.attname::text = ANY (wanted)) AND ty.typlen < 0
+                              AND NOT (a.atttypid IN (1042, 1043) AND a.atttypmod BETWEEN 5 AND ${4 + FAST_PATH_MAX_CHARS}));
   wanted := ARRAY[channel, max_rows::text || CASE WHEN json_text THEN 'j' ELSE '' END] || wanted;
   -- The table itself and, if partitioned, every partition below it.
   FOR member IN
