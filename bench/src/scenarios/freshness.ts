@@ -1,5 +1,4 @@
 import { type ChangeEvent, createCacheWatch, type InvalidateInfo } from "@pgcachewatch/core";
-import { INSTALL_REVISION } from "@pgcachewatch/core/triggers";
 import { LRUCache } from "lru-cache";
 import pg from "pg";
 import { connect, dropTriggers, installStatementTriggers } from "../environment.js";
@@ -96,8 +95,8 @@ export async function runFreshness(context: ScenarioContext): Promise<SectionRes
         triggers: source.needsTriggers,
         reader: (pool: pg.Pool) => engineReader(pool, source.options(context.url, ["fr_rows"]), "table"),
       };
-      // Row-level needs events that carry key values: the WAL source, and NOTIFY triggers from revision 2.
-      if (source.name === "notify" && INSTALL_REVISION < 2) return [tableLevel];
+      // Row-level needs events that carry key values: the WAL source, and the NOTIFY triggers
+      // installTriggers puts in place (one per operation, with the key values of each statement).
       return [
         {
           name: `pgcachewatch row-level (${source.name})`,

@@ -243,7 +243,9 @@ describe("pgcachewatch sql", () => {
   it("prints a migration that installs the same triggers, and a down migration", async () => {
     const up = await runCli(["sql", "users", 'sales."Refunds"', "--channel", "app"]);
     expect(up.code).toBe(0);
-    expect(up.stdout).toContain("SELECT pgcachewatch.watch_table(E'sales', E'Refunds', E'app');");
+    expect(up.stdout).toContain(
+      "SELECT pgcachewatch.watch_table(E'sales', E'Refunds', E'app', NULL::text[], NULL::integer);",
+    );
     await admin.query(up.stdout);
     expect(await installedTriggers(admin)).toEqual(["public.users app", "sales.Refunds app"]);
     const down = await runCli(["sql", "--uninstall", "--all"]);

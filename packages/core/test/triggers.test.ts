@@ -82,9 +82,9 @@ describe("installTriggers", () => {
     expect(await changes()).toEqual(["public.plain delete"]);
     await writer.query("TRUNCATE plain");
     expect(await changes()).toEqual(["public.plain truncate"]);
-    // A statement that changes no row still notifies: statement-level triggers fire regardless.
+    // A statement that changes no row sends nothing: its transition tables are empty.
     await writer.query("UPDATE plain SET v = 4 WHERE false");
-    expect(await changes()).toEqual(["public.plain update"]);
+    expect(await changes()).toEqual([]);
   });
 
   it("fires for a writer role that has no privileges on schema pgcachewatch", async () => {
@@ -456,7 +456,7 @@ function pgIdent(name: string): string {
 }
 
 describe("notification folding", () => {
-  it("sends one notification for a 10,000-row update, and one for 10,000 updates in one transaction", async () => {
+  it("sends one notification for a 10,000-row update, and 101 for 10,000 updates in one transaction", async () => {
     await admin.query("CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL)");
     await admin.query("INSERT INTO big SELECT i, 0 FROM generate_series(1, 10000) AS i");
     await installTriggers(admin, { tables: ["big"] });
@@ -472,8 +472,9 @@ describe("notification folding", () => {
           UPDATE big SET v = v + 1 WHERE id = i;
         END LOOP;
       END $$`);
+    // The first 100 statements carry their keys; the rest send the table-wide event, folded into one.
     const looped = await changes();
-    expect(looped).toEqual(["public.big update"]);
+    expect(looped).toEqual(Array.from({ length: 101 }, () => "public.big update"));
     expect((await admin.query("SELECT sum(v)::int AS total FROM big")).rows[0]).toEqual({ total: 20_000 });
   });
 
@@ -505,15 +506,18 @@ describe("uninstallTriggers", () => {
       "function pgcachewatch.follow_partitions()",
       "function pgcachewatch.notify_change()",
       "function pgcachewatch.probe_signature(text)",
+      "function pgcachewatch.put_triggers(oid,text[])",
       "function pgcachewatch.unwatch_all(text)",
       "function pgcachewatch.unwatch_table(text,text,text)",
-      "function pgcachewatch.watch_table(text,text,text)",
+      "function pgcachewatch.watch_table(text,text,text,text[],integer)",
       "relation pgcachewatch.event_secret r",
       "relation pgcachewatch.event_secret_pkey i",
       "schema pgcachewatch",
-      "trigger kept pgcachewatch_notify pgcachewatch.notify_change()",
-      "trigger sales.orders pgcachewatch_notify pgcachewatch.notify_change()",
-      "trigger sales.orders_1 pgcachewatch_notify pgcachewatch.notify_change()",
+      ...["kept", "sales.orders", "sales.orders_1"].flatMap((table) =>
+        ["delete", "insert", "truncate", "update"].map(
+          (operation) => `trigger ${table} pgcachewatch_notify_${operation} pgcachewatch.notify_change()`,
+        ),
+      ),
     ]);
 
     const partial = await uninstallTriggers(admin, { tables: ["sales.orders"] });
@@ -595,7 +599,7 @@ describe("triggerSql", () => {
     const statements = text.split("--> statement-breakpoint");
     expect(statements.length).toBeGreaterThan(3);
     expect(statements.at(-1)?.trim()).toBe(
-      "SELECT pgcachewatch.watch_table(E'public', E't', E'pgcachewatch');",
+      "SELECT pgcachewatch.watch_table(E'public', E't', E'pgcachewatch', NULL::text[], NULL::integer);",
     );
   });
 });
@@ -606,8 +610,9 @@ describe("triggerStatus and ensureTriggers", () => {
     expect((await triggerStatus(admin)).installed).toBe(false);
     await installTriggers(admin, { tables: ["st_a"] });
     await installTriggers(admin, { tables: ["st_b"], channel: "elsewhere" });
-    await admin.query("ALTER TABLE st_b DISABLE TRIGGER pgcachewatch_notify");
+    await admin.query("ALTER TABLE st_b DISABLE TRIGGER pgcachewatch_notify_insert");
     const status = await triggerStatus(admin);
+    const keyed = { layout: "keyed", keyColumns: [], maxRows: 1000 };
     expect(status).toMatchObject({
       installed: true,
       revision: INSTALL_REVISION,
@@ -618,8 +623,8 @@ describe("triggerStatus and ensureTriggers", () => {
     expect(status.notificationQueueUsage).toBeGreaterThanOrEqual(0);
     expect(status.notificationQueueUsage).toBeLessThan(1);
     expect(status.tables).toEqual([
-      { schema: "public", table: "st_a", channel: DEFAULT_CHANNEL, kind: "table", active: true },
-      { schema: "public", table: "st_b", channel: "elsewhere", kind: "table", active: false },
+      { schema: "public", table: "st_a", channel: DEFAULT_CHANNEL, kind: "table", active: true, ...keyed },
+      { schema: "public", table: "st_b", channel: "elsewhere", kind: "table", active: false, ...keyed },
     ]);
     expect((await triggerStatus(admin, { channel: "elsewhere" })).tables.map((t) => t.table)).toEqual([
       "st_b",

@@ -44,11 +44,13 @@ export const COMMAND_HELP: Readonly<Record<CommandName, string>> = {
   install: `Usage: pgcachewatch install <table...> [options]
        pgcachewatch install --all-tables [--schema <name>...] [options]
 
-Installs schema pgcachewatch (one trigger function and its helpers) and, on each table, a
-statement-level AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE trigger that NOTIFYs the channel.
-A partitioned table gets one on every partition too. Every table is checked first: an unknown
-table changes nothing. Running it again changes nothing, and covers partitions added since
-(or use --follow-partitions).
+Installs schema pgcachewatch (one trigger function and its helpers) and, on each table,
+statement-level AFTER INSERT, UPDATE and DELETE triggers with transition tables that NOTIFY the
+channel with the changed rows' key values (primary key, foreign keys, --keys), and a TRUNCATE
+trigger (table-wide). A partitioned table gets them on every partition too. Every table is
+checked first: an unknown table changes nothing. Running it again changes nothing, upgrades
+tables installed by an older version, and covers partitions added since (or use
+--follow-partitions).
 
 Options:
   --schema <name>     schema for names without one (default: public); with --all-tables,
@@ -56,6 +58,9 @@ Options:
   --all-tables        every table in those schemas
   --follow-partitions also install an event trigger that puts the trigger on partitions
                       created or attached later (needs a superuser)
+  --keys <col,...>    also send these columns' values (repeatable); without it, the extra
+                      columns the tables' triggers send already are kept
+  --max-rows <n>      a statement changing more rows sends a table-wide event (default 1000)
 
 ${COMMON_OPTIONS}
 
@@ -87,8 +92,10 @@ ${COMMON_OPTIONS}
 `,
   status: `Usage: pgcachewatch status [options]
 
-Shows whether the trigger function is installed, every watched table with its channel,
-partitions of watched tables that have no trigger yet, and pg_notification_queue_usage().
+Shows whether the trigger function is installed, every watched table with its channel and
+the key columns its triggers send, tables still on the table-wide triggers of an older
+version (with the install command that upgrades them), partitions of watched tables that have
+no trigger yet, and pg_notification_queue_usage().
 With --channel, only tables on that channel.
 
 Options:
@@ -111,6 +118,8 @@ Options:
   --drizzle           separate statements with drizzle-kit's --> statement-breakpoint
   --follow-partitions include the event trigger for partitions created later (the
                       migration must then run as a superuser)
+  --keys <col,...>    also send these columns' values (as with install)
+  --max-rows <n>      a statement changing more rows sends a table-wide event (default 1000)
 
 ${COMMON_OPTIONS}
 

@@ -60,3 +60,10 @@ export class EventSecretUnavailableError extends PgCacheWatchError {
     super("EVENT_SECRET_UNAVAILABLE", `cannot read the event secret: ${why}`, options);
   }
 }
+
+/** A key column named with `keys` (`--keys`) does not exist in the table. */
+export class UnknownColumnError extends PgCacheWatchError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("UNKNOWN_COLUMN", message, options);
+  }
+}

@@ -1,6 +1,13 @@
 export { toChannel } from "./channel.js";
 export type { TriggerClient } from "./client.js";
-export { DEFAULT_CHANNEL, INSTALL_REVISION, TRIGGER_NAME, TRIGGER_SCHEMA } from "./definitions.js";
+export {
+  DEFAULT_CHANNEL,
+  DEFAULT_MAX_ROWS,
+  INSTALL_REVISION,
+  KEYED_TRIGGERS,
+  TRIGGER_NAME,
+  TRIGGER_SCHEMA,
+} from "./definitions.js";
 export { type EnsureTriggersResult, ensureTriggers } from "./ensure.js";
 export {
   EventSecretUnavailableError,
@@ -8,6 +15,7 @@ export {
   NotATableError,
   TriggerConflictError,
   TriggerPermissionError,
+  UnknownColumnError,
   UnknownTableError,
 } from "./errors.js";
 export { readEventSecret } from "./event-secret.js";
@@ -16,6 +24,7 @@ export { listWatchableTables } from "./list-tables.js";
 export {
   type TriggerStatus,
   type TriggerStatusOptions,
+  type TriggerUpgrade,
   triggerStatus,
   type UnwatchedPartition,
   type WatchedTable,

@@ -8,6 +8,7 @@ import {
   SETUP_STATEMENTS,
   watchTableCall,
 } from "./definitions.js";
+import { type KeyOptions, toKeyOptions } from "./key-options.js";
 import { withTypedErrors } from "./pg-errors.js";
 import { resolveTables, toTableRefs } from "./resolve-tables.js";
 
@@ -23,12 +24,20 @@ export interface InstallTriggersOptions {
    * (below a watched table). Needs a superuser; off by default. Removed by uninstall `all`.
    */
   readonly followNewPartitions?: boolean;
+  /**
+   * Columns whose values the triggers send, besides the primary key and foreign-key columns
+   * (`["status", "customer_id"]`), for every table named here. Omitted: the columns the tables'
+   * triggers send already stay; `[]`: primary key and foreign keys only.
+   */
+  readonly keys?: readonly string[];
+  /** A statement that changes more rows than this sends a table-wide event. Omitted: the tables' current bound, 1,000 for a new install. */
+  readonly maxRows?: number;
 }
 
 export interface InstallTriggersResult {
   readonly tables: readonly TableRef[];
   readonly channel: string;
-  /** Triggers created or replaced (tables and partitions); 0 when everything was already in place. */
+  /** Tables and partitions whose triggers were created or replaced; 0 when everything was already in place. */
   readonly triggersChanged: number;
 }
 
@@ -42,12 +51,13 @@ export async function watchTables(
   connection: ClientBase,
   refs: readonly TableRef[],
   channel: string,
+  keys: KeyOptions = { keys: undefined, maxRows: undefined },
 ): Promise<number> {
   let changed = 0;
   for (const ref of refs) {
     const { rows } = await connection.query<{ changed: number }>(
-      `${watchTableCall("$1", "$2", "$3")} AS changed`,
-      [ref.schema, ref.table, channel],
+      `${watchTableCall("$1", "$2", "$3", "$4", "$5")} AS changed`,
+      [ref.schema, ref.table, channel, keys.keys ?? null, keys.maxRows ?? null],
     );
     changed += rows[0]?.changed ?? 0;
   }
@@ -55,7 +65,7 @@ export async function watchTables(
 }
 
 /**
- * Install (or refresh) the trigger function and a statement-level trigger on each table, in one
+ * Install (or refresh) the trigger function and statement-level triggers on each table, in one
  * transaction. Idempotent. Every name is checked against the catalog first: an unknown table
  * throws `UnknownTableError` and nothing is changed.
  */
@@ -65,12 +75,13 @@ export async function installTriggers(
 ): Promise<InstallTriggersResult> {
   const channel = toChannel(options.channel);
   const refs = toTableRefs(options.tables, options.defaultSchema);
+  const keys = toKeyOptions(options);
   return withTypedErrors(() =>
     inTransaction(client, async (connection) => {
       await prepareInstall(connection, refs);
       for (const statement of SETUP_STATEMENTS) await connection.query(statement);
       if (options.followNewPartitions) await connection.query(FOLLOW_PARTITIONS_STATEMENT);
-      const triggersChanged = await watchTables(connection, refs, channel);
+      const triggersChanged = await watchTables(connection, refs, channel, keys);
       return { tables: refs, channel, triggersChanged };
     }),
   );

@@ -1,4 +1,4 @@
-import { TriggerConflictError, TriggerPermissionError } from "./errors.js";
+import { TriggerConflictError, TriggerPermissionError, UnknownColumnError } from "./errors.js";
 
 interface DatabaseErrorLike {
   code?: unknown;
@@ -26,6 +26,9 @@ export async function withTypedErrors<T>(work: () => Promise<T>): Promise<T> {
     }
     if (state === "42710" && message.startsWith("pgcachewatch:")) {
       throw new TriggerConflictError(message.slice("pgcachewatch: ".length), { cause: error });
+    }
+    if (state === "42703" && message.startsWith("pgcachewatch:")) {
+      throw new UnknownColumnError(message.slice("pgcachewatch: ".length), { cause: error });
     }
     throw error;
   }

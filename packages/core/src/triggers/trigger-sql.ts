@@ -1,6 +1,7 @@
 import type { TableInput, TableRef } from "../events/table-name.js";
 import { toChannel } from "./channel.js";
 import {
+  DEFAULT_MAX_ROWS,
   FOLLOW_PARTITIONS_STATEMENT,
   INSTALL_REVISION,
   SETUP_STATEMENTS,
@@ -9,6 +10,7 @@ import {
   unwatchTableCall,
   watchTableCall,
 } from "./definitions.js";
+import { toKeyOptions } from "./key-options.js";
 import { toTableRefs } from "./resolve-tables.js";
 import { quoteLiteral } from "./sql-text.js";
 
@@ -28,6 +30,10 @@ export interface TriggerSqlOptions extends SqlTextOptions {
   readonly defaultSchema?: string;
   /** Include the event trigger that covers partitions created later (the migration must run as a superuser). */
   readonly followNewPartitions?: boolean;
+  /** Extra key columns of every table named, as with `installTriggers`; omitted: keep the tables' current ones. */
+  readonly keys?: readonly string[];
+  /** A statement that changes more rows than this sends a table-wide event. Omitted: the tables' current bound, 1,000 for a new install. */
+  readonly maxRows?: number;
 }
 
 export type UninstallTriggerSqlOptions = SqlTextOptions &
@@ -63,15 +69,33 @@ function comment(text: string): string {
 export function triggerSql(options: TriggerSqlOptions): string {
   const channel = toChannel(options.channel);
   const refs = toTableRefs(options.tables, options.defaultSchema);
+  const keys = toKeyOptions(options);
+  const bound =
+    keys.maxRows === undefined
+      ? `over ${DEFAULT_MAX_ROWS} rows (or the bound the triggers have) a statement is reported table-wide`
+      : `over ${keys.maxRows} rows a statement is reported table-wide`;
   const header = [
     comment(
-      `PGCacheWatch change triggers (revision ${INSTALL_REVISION}, NOTIFY payload v1) on channel ${JSON.stringify(channel)}`,
+      `PGCacheWatch change triggers (revision ${INSTALL_REVISION}, NOTIFY payload v2 with key values) on channel ${JSON.stringify(channel)}`,
     ),
     comment(`Tables: ${describeTables(refs)}`),
+    comment(
+      keys.keys === undefined
+        ? `Key columns: primary key and foreign keys (plus any extra columns the triggers send already); ${bound}`
+        : `Key columns: primary key, foreign keys${keys.keys.length === 0 ? "" : ` and ${keys.keys.join(", ")}`}; ${bound}`,
+    ),
     "-- Idempotent: running it again changes nothing. Needs PostgreSQL 12 or later.",
   ].join("\n");
+  const keyArray =
+    keys.keys === undefined ? "NULL" : `ARRAY[${keys.keys.map((key) => quoteLiteral(key)).join(", ")}]`;
   const calls = refs.map((ref) =>
-    watchTableCall(quoteLiteral(ref.schema), quoteLiteral(ref.table), quoteLiteral(channel)),
+    watchTableCall(
+      quoteLiteral(ref.schema),
+      quoteLiteral(ref.table),
+      quoteLiteral(channel),
+      keyArray,
+      keys.maxRows === undefined ? "NULL" : String(keys.maxRows),
+    ),
   );
   const follow = options.followNewPartitions ? [FOLLOW_PARTITIONS_STATEMENT] : [];
   return join(header, [...SETUP_STATEMENTS, ...follow, ...calls], options);

@@ -29,6 +29,7 @@ export type UninstallTriggersOptions =
     };
 
 export interface UninstallTriggersResult {
+  /** Tables and partitions whose PGCacheWatch triggers were removed. */
   readonly triggersRemoved: number;
   /** Whether the functions were dropped (only for `all` without `channel`). */
   readonly functionsRemoved: boolean;

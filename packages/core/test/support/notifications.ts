@@ -71,10 +71,10 @@ export async function catalogSnapshot(client: pg.Client): Promise<string[]> {
   return rows.map((row) => row.item);
 }
 
-/** Our triggers, as `schema.table channel` (table names unquoted), sorted. */
+/** Tables with our triggers, as `schema.table channel` (table names unquoted), sorted; once per table. */
 export async function installedTriggers(client: pg.Client): Promise<string[]> {
   const { rows } = await client.query<{ item: string }>(`
-    SELECT n.nspname || '.' || c.relname || ' ' ||
+    SELECT DISTINCT n.nspname || '.' || c.relname || ' ' ||
            convert_from(substr(t.tgargs, 1, position(decode('00', 'hex') IN t.tgargs) - 1), getdatabaseencoding()) AS item
       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE t.tgfoid = to_regprocedure('pgcachewatch.notify_change()')::oid

@@ -6,10 +6,12 @@ import { openClient } from "../connection.js";
 import { booleanFlag } from "../parse-args.js";
 import { CommandFailedError } from "./command-failed.js";
 import type { CommandContext } from "./context.js";
+import { keyArguments } from "./key-args.js";
 import { tableArguments } from "./table-args.js";
 
 export async function installCommand({ io, common, positionals, flags }: CommandContext): Promise<number> {
   const args = tableArguments("install", positionals, flags, "all-tables");
+  const keyOptions = keyArguments("install", flags);
   const channel = toChannel(common.channel);
   const client = await openClient(common, io.env);
   try {
@@ -22,6 +24,7 @@ export async function installCommand({ io, common, positionals, flags }: Command
       channel,
       ...(args.all ? {} : { defaultSchema: args.defaultSchema }),
       followNewPartitions,
+      ...keyOptions,
     });
     const changes =
       result.triggersChanged === 0

@@ -6,6 +6,7 @@ import { booleanFlag } from "../parse-args.js";
 import { UsageError } from "../usage-error.js";
 import { CommandFailedError } from "./command-failed.js";
 import type { CommandContext } from "./context.js";
+import { keyArguments } from "./key-args.js";
 import { tableArguments } from "./table-args.js";
 
 export async function sqlCommand({ io, common, positionals, flags }: CommandContext): Promise<number> {
@@ -31,6 +32,7 @@ export async function sqlCommand({ io, common, positionals, flags }: CommandCont
     throw new UsageError("--all goes with --uninstall; to install on every table use --all-tables", "sql");
   }
   const args = tableArguments("sql", positionals, flags, "all-tables");
+  const keyOptions = keyArguments("sql", flags);
   let tables: readonly TableInput[];
   if (args.all) {
     // Only this form needs the database: to list the tables.
@@ -51,6 +53,7 @@ export async function sqlCommand({ io, common, positionals, flags }: CommandCont
       ...(args.all ? {} : { defaultSchema: args.defaultSchema }),
       drizzleBreakpoints,
       followNewPartitions: booleanFlag(flags, "follow-partitions"),
+      ...keyOptions,
     }),
   );
   return 0;

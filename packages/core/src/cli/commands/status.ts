@@ -14,6 +14,18 @@ function kindText(table: TriggerStatus["tables"][number]): string {
   return table.kind;
 }
 
+function keysText(table: TriggerStatus["tables"][number]): string {
+  if (table.layout === "table-wide") return "table-wide (revision 1-2)";
+  if (table.layout === "partial") return "incomplete: run install";
+  const columns = table.keyColumns ?? [];
+  return columns.length === 0 ? "none (no key)" : columns.map((column) => displayColumn(column)).join(",");
+}
+
+/** A column name as the terminal may show it: quoted if not plain, control characters escaped. */
+function displayColumn(name: string): string {
+  return displayTable({ schema: "x", table: name }).slice(2);
+}
+
 /** The human-readable status, as `pgcachewatch status` prints it. */
 export function formatStatus(status: TriggerStatus, channel: string | undefined): string {
   const lines: string[] = [];
@@ -44,9 +56,10 @@ export function formatStatus(status: TriggerStatus, channel: string | undefined)
       displayTable(table),
       kindText(table),
       table.channel,
+      keysText(table),
       table.active ? "" : "DISABLED",
     ]);
-    const header = ["TABLE", "KIND", "CHANNEL", ""];
+    const header = ["TABLE", "KIND", "CHANNEL", "KEYS", ""];
     const widths = header.map((title, column) =>
       Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)),
     );
@@ -54,6 +67,14 @@ export function formatStatus(status: TriggerStatus, channel: string | undefined)
     for (const row of [header, ...rows]) {
       lines.push(`  ${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ")}`.trimEnd());
     }
+  }
+  if (status.upgrades.length > 0) {
+    const count = status.upgrades.reduce((sum, upgrade) => sum + upgrade.tables.length, 0);
+    lines.push("");
+    lines.push(
+      `${plural(count, "table")} still on the table-wide triggers of revisions 1 and 2 (no row keys); upgrade with:`,
+    );
+    for (const upgrade of status.upgrades) lines.push(`  ${upgrade.command}`);
   }
   if (status.unwatchedPartitions.length > 0) {
     lines.push("");
