@@ -35,7 +35,12 @@ export function hostilePayloads(): HostilePayload[] {
       malformed: true,
     },
     { name: "foreign app event", payload: '{"event":"user.created","id":7}', malformed: true },
-    { name: "unknown version 2", payload: '{"v":2,"s":"public","t":"users","op":"update"}', malformed: true },
+    { name: "unknown version 3", payload: '{"v":3,"s":"public","t":"users","op":"update"}', malformed: true },
+    {
+      name: "v2 with key values that are not strings",
+      payload: '{"v":2,"s":"public","t":"users","op":"update","k":{"id":[1]}}',
+      malformed: true,
+    },
     {
       name: "version as string",
       payload: '{"v":"1","s":"public","t":"users","op":"update"}',
