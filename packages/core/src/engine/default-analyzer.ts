@@ -1,3 +1,4 @@
+import pg from "pg";
 import { createSqlAnalyzer, type SqlAnalyzer } from "../analysis/index.js";
 import { EngineStoppedError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -39,7 +40,20 @@ export class DefaultAnalyzer implements StatementAnalyzer {
   }
 
   #create(): Promise<SqlAnalyzer> {
-    this.#creating ??= createSqlAnalyzer(this.#options).then(
+    const { connectionString, logger } = this.#options;
+    // Without a connection string, pg's own defaults (the PG* variables), as the listener does.
+    const options =
+      connectionString === undefined
+        ? {
+            logger,
+            connect: async () => {
+              const client = new pg.Client({ application_name: "pgcachewatch-catalog" });
+              await client.connect();
+              return client;
+            },
+          }
+        : { connectionString, logger };
+    this.#creating ??= createSqlAnalyzer(options).then(
       async (analyzer) => {
         if (this.#closed) {
           await analyzer.close();
