@@ -103,6 +103,8 @@ export class RedisTier implements SecondTier {
   #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
   #uncovered: Promise<unknown> = Promise.resolve();
+  /** The token the last lookup took, for a beginLoad in the same tick (see get). */
+  #pairedToken: Promise<RedisToken | undefined> | undefined;
 
   constructor(options: RedisTierOptions) {
     this.codec = options.codec ?? new ValueCodec();
@@ -148,29 +150,53 @@ export class RedisTier implements SecondTier {
     return { ...this.#stats, available: this.#available };
   }
 
-  async get(key: string): Promise<SecondTierEntry | undefined> {
+  get(key: string): Promise<SecondTierEntry | undefined> {
     if (!this.#available || this.#run === undefined) {
       this.#stats.skipped++;
-      return undefined;
+      return Promise.resolve(undefined);
     }
-    try {
-      const reply = (await GET.run(this.#redis, [this.#prefix, hashKey(key), this.#run])) as Buffer[] | null;
-      if (reply === null) {
+    const reply = (
+      GET.run(this.#redis, [this.#prefix, hashKey(key), this.#run]) as Promise<(number | Buffer)[]>
+    ).then(
+      (r) => r,
+      (error: unknown) => {
+        this.#stats.errors++;
+        this.#logger.debug("pgcachewatch redis tier get failed", { error: (error as Error).message });
+        return undefined;
+      },
+    );
+    // The engine asks beginLoad right after get, in the same tick: it takes the token this
+    // lookup's script took (one round trip for both). Any later beginLoad asks Redis itself.
+    const token = reply.then((r) => tokenOf(r));
+    this.#pairedToken = token;
+    queueMicrotask(() => {
+      if (this.#pairedToken === token) this.#pairedToken = undefined;
+    });
+    return reply.then((r) => {
+      if (r === undefined) return undefined;
+      if (r[0] !== 1) {
         this.#stats.misses++;
         return undefined;
       }
-      const [value, tags] = reply as [Buffer, Buffer];
-      const entry = { value: this.codec.decode(value), tags: JSON.parse(tags.toString()) as string[] };
-      this.#stats.hits++;
-      return entry;
-    } catch (error) {
-      this.#stats.errors++;
-      this.#logger.debug("pgcachewatch redis tier get failed", { error: (error as Error).message });
-      return undefined;
-    }
+      try {
+        const entry = {
+          value: this.codec.decode(r[4] as Buffer),
+          tags: JSON.parse((r[5] as Buffer).toString()) as string[],
+        };
+        this.#stats.hits++;
+        return entry;
+      } catch (error) {
+        this.#stats.errors++;
+        this.#logger.debug("pgcachewatch redis tier get failed", { error: (error as Error).message });
+        return undefined;
+      }
+    });
   }
 
   async beginLoad(): Promise<SecondTierToken | undefined> {
+    const paired = this.#pairedToken;
+    this.#pairedToken = undefined;
+    if (paired !== undefined) return paired;
     if (!this.#available) return undefined;
     try {
       const reply = (await BEGIN_LOAD.run(this.#redis, [this.#prefix])) as [number, Buffer, number] | null;
@@ -351,6 +377,12 @@ export class RedisTier implements SecondTier {
       },
     );
   }
+}
+
+/** The token part of a lookup's reply: {hit, clock, run, now, ...}; none when Redis had no state. */
+function tokenOf(reply: (number | Buffer)[] | undefined): RedisToken | undefined {
+  if (reply === undefined || reply.length < 4) return undefined;
+  return { clock: reply[1] as number, run: (reply[2] as Buffer).toString(), time: reply[3] as number };
 }
 
 /** Entry keys are SQL text and parameters: a fixed-size hash keeps Redis keys small. */

@@ -18,28 +18,38 @@ local function now_ms()
 end
 `;
 
-/** ARGV: prefix, key hash, run. Returns {value, tags} or nil. */
+/**
+ * A lookup and, in the same atomic step, a load token (what BEGIN_LOAD returns): the engine asks
+ * for both at once, and a miss then costs one round trip. ARGV: prefix, key hash, run.
+ * Returns {1, clock, run, now, value, tags} on a hit, {0, clock, run, now} on a miss, {0} on a
+ * miss when the state is not initialised (no token: the load does not fill).
+ */
 export const GET = new LuaScript(`${NOW}
 local p = ARGV[1]
+local run = redis.call('GET', p .. 'run')
+if not run then return {0} end
+local clock = tonumber(redis.call('GET', p .. 'clock') or '0')
+local now = now_ms()
+local miss = {0, clock, run, now}
 local ek = p .. 'e:' .. ARGV[2]
 local e = redis.call('HMGET', ek, 'v', 't', 'c')
-if not e[1] then return false end
-if redis.call('GET', p .. 'run') ~= ARGV[3] then return false end
+if not e[1] then return miss end
+if run ~= ARGV[3] then return miss end
 -- Served only while some instance's change source covers the time since the fill.
-if redis.call('ZCOUNT', p .. 'cover', now_ms(), '+inf') == 0 then return false end
+if redis.call('ZCOUNT', p .. 'cover', now, '+inf') == 0 then return miss end
 local c = tonumber(e[3])
 if c < tonumber(redis.call('GET', p .. 'global') or '0') then
   redis.call('DEL', ek)
-  return false
+  return miss
 end
 for _, tag in ipairs(cjson.decode(e[2])) do
   local m = redis.call('GET', p .. 'm:' .. tag)
   if m and tonumber(m) > c then
     redis.call('DEL', ek)
-    return false
+    return miss
   end
 end
-return {e[1], e[2]}
+return {1, clock, run, now, e[1], e[2]}
 `);
 
 /** ARGV: prefix. Returns {clock, run, now} or nil when the state is not initialised. */
