@@ -128,10 +128,12 @@ export class BusSource implements ChangeSource {
     }
     this.counts.messages++;
     this.#lastMessageAt = Date.now();
-    // An event of an older relay still happened: applying it is harmless.
+    // An event of any relay, current or not, still happened: applying it is harmless.
     if (message.k === "e") this.#deliver(message.e);
-    if (message.t < this.#term) return;
-    if (message.t > this.#term) {
+    // Any other term is another relay: terms are not only increasing (a restarted Redis counts
+    // from 1 again), and a relay that has not yet noticed it lost the lock may still publish.
+    // Following whichever spoke last is safe: every switch is a loss (flush and bypass).
+    if (message.t !== this.#term) {
       if (this.#term !== -1) this.counts.relayChanges++;
       this.#lose("a new relay took over");
       this.#term = message.t;

@@ -170,4 +170,20 @@ describe.skipIf(!redis)("the invalidation bus", () => {
     await ready;
     await expectDelivered([a, b, c], "UPDATE items SET name = 'after-gap' WHERE id = 2");
   });
+
+  it.skipIf(!redis?.private)(
+    "Redis restarted: terms count from 1 again, and the bus comes back",
+    async () => {
+      const [a, b, c] = running as [BusInstance, BusInstance, BusInstance];
+      const termBefore = Number(await admin.get(`${prefix}term`));
+      expect(termBefore).toBeGreaterThan(1);
+      const lost = Promise.all([a, b].map((i) => nextEvent(i.watch, "lost", () => true, 5000)));
+      await redis!.restart();
+      await lost;
+      await Promise.all([a, b, c].map((i) => nextEvent(i.watch, "ready", () => true, 15_000)));
+      // The new relay's term is below the old one: subscribers must follow it all the same.
+      expect(Number(await admin.get(`${prefix}term`))).toBeLessThan(termBefore);
+      await expectDelivered([a, b, c], "UPDATE items SET name = 'after-redis-restart' WHERE id = 1");
+    },
+  );
 });
