@@ -1,4 +1,5 @@
 import { performance } from "node:perf_hooks";
+import { FLEET_STEP } from "./fleet.js";
 import { ms } from "./output.js";
 import type { TourStep } from "./tour.js";
 
@@ -90,4 +91,5 @@ export const STEPS: readonly TourStep[] = [
     write: "UPDATE comments SET body = 'Correct.' WHERE id = 2",
     isFresh: (body) => (body as CommentBody[]).some((c) => c.body === "Correct."),
   },
+  FLEET_STEP,
 ];

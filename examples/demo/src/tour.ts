@@ -34,6 +34,15 @@ export interface TourStep {
   write: string;
   /** Whether a response reflects the write. */
   isFresh(body: unknown): boolean;
+  /** A step that drives its own processes instead of one app's requests (e.g. several instances). */
+  run?(context: StepContext): Promise<StepResult>;
+}
+
+export interface StepContext {
+  databaseUrl: string;
+  /** The other service's connection. */
+  writer: pg.Client;
+  write: Write;
 }
 
 export type ReadKind = "hit" | "miss" | "bypass";
@@ -89,6 +98,7 @@ export async function runStep(
     write(`   ${yellow("not yet available:")} ${step.unavailable}`);
     return { result: { ...base, status: "unavailable", reason: step.unavailable } };
   }
+  if (step.run) return { result: await step.run({ databaseUrl, writer, write }) };
   let running: (ExampleApp & { url: string; inspectorUrl?: string }) | undefined;
   try {
     const note = await step.prepare?.();

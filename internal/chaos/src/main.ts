@@ -118,7 +118,9 @@ async function main(): Promise<number> {
       const line = (s: typeof checked) =>
         `hits ${s.hits}, misses ${s.misses}, skipped ${s.skipped}, fills ${s.fills}, refused ${s.fillsRefused}, flushes ${s.flushes}, epochs ${s.epochs}, recoveries ${s.recoveries}, errors ${s.errors}`;
       const busLine = (c: typeof busCounts) =>
-        c ? `; bus: messages ${c.messages}, relay changes ${c.relayChanges}, gaps ${c.gaps}, silences ${c.silences}` : "";
+        c
+          ? `; bus: messages ${c.messages}, relay changes ${c.relayChanges}, gaps ${c.gaps}, silences ${c.silences}`
+          : "";
       console.log(`Redis tier, checked instance: ${line(checked)}${busLine(busCounts)}`);
       if (fleet.failovers.length > 0) {
         const sorted = [...fleet.failovers].sort((a, b) => a - b);

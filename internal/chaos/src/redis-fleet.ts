@@ -76,7 +76,8 @@ export class RedisFleet {
           heartbeatInterval: options.heartbeatInterval,
           canRelay: false,
           // Never called: this instance does not stand for election.
-          relaySource: () => new NotifySource({ connectionString: this.#url, channel: options.channel ?? "pgcachewatch" }),
+          relaySource: () =>
+            new NotifySource({ connectionString: this.#url, channel: options.channel ?? "pgcachewatch" }),
         })
       : undefined;
   }
