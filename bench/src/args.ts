@@ -18,6 +18,7 @@ export const SCENARIO_IDS = [
   "freshness",
   "memory",
   "tier",
+  "bentocache",
 ] as const;
 
 export function parseArgs(argv: readonly string[]): BenchArgs {

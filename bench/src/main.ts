@@ -10,6 +10,7 @@ import { machineTable, markdownReport, targetsTable } from "./report/markdown.js
 import { svgReport } from "./report/svg.js";
 import { textSection, textTable } from "./report/text.js";
 import { type SectionResult, section } from "./result.js";
+import { runBentocache } from "./scenarios/bentocache.js";
 import type { ScenarioContext } from "./scenarios/context.js";
 import { runFreshness } from "./scenarios/freshness.js";
 import { runHitCost } from "./scenarios/hit-cost.js";
@@ -30,6 +31,7 @@ const SCENARIOS: { id: string; title: string; run: (context: ScenarioContext) =>
     { id: "freshness", title: "Freshness", run: runFreshness },
     { id: "memory", title: "Memory", run: runMemory },
     { id: "tier", title: "Second tier (Redis)", run: runSecondTier },
+    { id: "bentocache", title: "Side by side with bentocache", run: runBentocache },
   ];
 
 async function main(): Promise<number> {
