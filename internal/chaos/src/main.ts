@@ -131,9 +131,13 @@ async function main(): Promise<number> {
       }
       // The other processes report their counters as they stop.
       await fleet.close();
-      for (const [i, s] of fleet.stats().others.entries()) {
+      const reports = fleet.stats().others;
+      const killed = reports.filter((s) => s === "killed").length;
+      if (killed > 0)
+        console.log(`instance processes killed by faults (each replaced by a new one): ${killed}`);
+      for (const [i, s] of reports.filter((r) => r !== "killed").entries()) {
         const text = typeof s === "string" ? s : `${line(s.tier)}${busLine(s.bus ?? undefined)}`;
-        console.log(`instance process ${i + 1}: ${text}`);
+        console.log(`instance process ${i + 1} (running at the end): ${text}`);
       }
     }
     return chaosPassed(summary) ? 0 : 1;
