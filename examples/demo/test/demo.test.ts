@@ -45,7 +45,7 @@ test("the tour shows, for every app, a miss, a hit and a fresh read after an ext
   expect(tour.running.every((r) => !r.watch.isServing())).toBe(true);
   const gone = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [tour.database.name]);
   expect(gone.rowCount).toBe(0);
-});
+}, 120_000); // the multi-instance step starts three processes
 
 test("a step that cannot run is reported as not available, never run or faked", async () => {
   const lines: string[] = [];
