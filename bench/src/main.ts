@@ -11,6 +11,7 @@ import { svgReport } from "./report/svg.js";
 import { textSection, textTable } from "./report/text.js";
 import { type SectionResult, section } from "./result.js";
 import type { ScenarioContext } from "./scenarios/context.js";
+import { runForeignKey } from "./scenarios/foreign-key.js";
 import { runFreshness } from "./scenarios/freshness.js";
 import { runHitCost } from "./scenarios/hit-cost.js";
 import { runHttp } from "./scenarios/http.js";
@@ -18,6 +19,7 @@ import { runInvalidationLatency } from "./scenarios/invalidation-latency.js";
 import { runIsolation } from "./scenarios/isolation.js";
 import { runMemory } from "./scenarios/memory.js";
 import { runSecondTier } from "./scenarios/second-tier.js";
+import { runWriteSweep } from "./scenarios/write-sweep.js";
 import { runWritePath } from "./scenarios/write-path.js";
 
 const SCENARIOS: { id: string; title: string; run: (context: ScenarioContext) => Promise<SectionResult> }[] =
@@ -28,6 +30,8 @@ const SCENARIOS: { id: string; title: string; run: (context: ScenarioContext) =>
     { id: "latency", title: "Invalidation latency", run: runInvalidationLatency },
     { id: "write", title: "Write-path cost", run: runWritePath },
     { id: "freshness", title: "Freshness", run: runFreshness },
+    { id: "sweep", title: "Write-fraction sweep", run: runWriteSweep },
+    { id: "fk", title: "Foreign-key workload", run: runForeignKey },
     { id: "memory", title: "Memory", run: runMemory },
     { id: "tier", title: "Second tier (Redis)", run: runSecondTier },
   ];
@@ -48,6 +52,7 @@ async function main(): Promise<number> {
     const context: ScenarioContext = {
       url: environment.url,
       quick: args.quick,
+      proveChecker: args.proveChecker,
       timerOverhead: timerOverhead(),
       walAvailable: environment.walAvailable,
       adapterHitCosts: () => adapterHitCosts(environment.url, args.quick),
@@ -79,7 +84,7 @@ async function main(): Promise<number> {
     await environment.close();
   }
   const seconds = (now() - t0) / 1000;
-  const base = args.quick ? "quick" : "latest";
+  const base = args.name ?? (args.quick ? "quick" : "latest");
   const meta = {
     environment,
     quick: args.quick,
