@@ -54,7 +54,8 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case "--name":
         args.name = value();
-        if (!/^[A-Za-z0-9._-]+$/.test(args.name)) throw new Error(`--name takes a plain file name, got ${args.name}`);
+        if (!/^[A-Za-z0-9._-]+$/.test(args.name))
+          throw new Error(`--name takes a plain file name, got ${args.name}`);
         break;
       case "--prove-checker":
         args.proveChecker = true;

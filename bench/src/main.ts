@@ -19,8 +19,8 @@ import { runInvalidationLatency } from "./scenarios/invalidation-latency.js";
 import { runIsolation } from "./scenarios/isolation.js";
 import { runMemory } from "./scenarios/memory.js";
 import { runSecondTier } from "./scenarios/second-tier.js";
-import { runWriteSweep } from "./scenarios/write-sweep.js";
 import { runWritePath } from "./scenarios/write-path.js";
+import { runWriteSweep } from "./scenarios/write-sweep.js";
 
 const SCENARIOS: { id: string; title: string; run: (context: ScenarioContext) => Promise<SectionResult> }[] =
   [

@@ -140,7 +140,10 @@ function linePanel(chart: ChartPanel, top: number): { svg: string; height: numbe
     const color = COLORS[s % COLORS.length];
     const drawn = chart.groups
       .map((group, i) => ({ i, value: group.values[s], label: group.label }))
-      .filter((p): p is { i: number; value: number; label: string } => p.value !== undefined && Number.isFinite(p.value));
+      .filter(
+        (p): p is { i: number; value: number; label: string } =>
+          p.value !== undefined && Number.isFinite(p.value),
+      );
     if (drawn.length > 1) {
       const path = drawn.map((p) => `${x(p.i).toFixed(1)},${y(p.value).toFixed(1)}`).join(" ");
       parts.push(`<polyline points="${path}" fill="none" stroke="${color}" stroke-width="2"/>`);

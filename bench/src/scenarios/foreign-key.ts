@@ -6,7 +6,7 @@ import pg from "pg";
 import { ensurePrismaClient } from "../../scripts/generate-client.mjs";
 import { connect, dropTriggers, installStatementTriggers } from "../environment.js";
 import { int, ms, pct } from "../format.js";
-import { now, sleep, summarize } from "../measure.js";
+import { now, sleep } from "../measure.js";
 import { type SectionResult, section } from "../result.js";
 import { type SourceVariant, sourceVariants } from "../sources.js";
 import { Zipf } from "../zipf.js";
@@ -276,7 +276,9 @@ async function runAuthorMix(
   const pick = (w: number): number => {
     for (;;) {
       const author =
-        Math.random() < OWN_SHARE ? zipf.next() : READ_AUTHORS + 1 + Math.floor(Math.random() * OTHER_AUTHORS);
+        Math.random() < OWN_SHARE
+          ? zipf.next()
+          : READ_AUTHORS + 1 + Math.floor(Math.random() * OTHER_AUTHORS);
       if (author % WRITERS === w) return author;
     }
   };
@@ -308,6 +310,8 @@ async function runAuthorMix(
         continue;
       }
       await check(zipf.next());
+      // The next read starts from the event loop, as a request arriving on a socket would.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (wakeWriters.length > 0 && writesIssued < Math.floor(reads / readsPerWrite)) {
         const waiting = wakeWriters;
         wakeWriters = [];
@@ -430,7 +434,8 @@ async function rawEngineReader(
 
 function rawDirectReader(pool: pg.Pool): AuthorReader {
   return {
-    read: async (author) => (await pool.query<Post>({ name: "fk-read", text: RAW_SQL, values: [author] })).rows,
+    read: async (author) =>
+      (await pool.query<Post>({ name: "fk-read", text: RAW_SQL, values: [author] })).rows,
     hits: () => 0,
     lookups: () => 0,
     ledger: undefined,

@@ -151,7 +151,11 @@ export function ledgerOf(
     arrivalOf: (id, n) => arrivals[id]?.[n - 1],
     tableWide: () => tableWideTimes.length,
     events: () => events,
-    reReports: () => ({ events: reReports, entries: reReportEntries, tableWide: tableWideReReportTimes.length }),
+    reReports: () => ({
+      events: reReports,
+      entries: reReportEntries,
+      tableWide: tableWideReReportTimes.length,
+    }),
   };
 }
 

@@ -42,12 +42,17 @@ export function mixVariants(context: ScenarioContext, keys: number, choice: MixV
       variants.push({
         name: "BROKEN: row-level (notify), every tenth key never invalidated",
         triggers: true,
-        reader: async (pool) => brokenReader(await engineReader(pool, options(), "row", keys, source.recheckDelay)),
+        reader: async (pool) =>
+          brokenReader(await engineReader(pool, options(), "row", keys, source.recheckDelay)),
       });
     }
   }
   for (const ttl of choice.ttls) {
-    variants.push({ name: `lru-cache, ttl ${ttl} ms`, triggers: false, reader: async (pool) => ttlReader(pool, ttl) });
+    variants.push({
+      name: `lru-cache, ttl ${ttl} ms`,
+      triggers: false,
+      reader: async (pool) => ttlReader(pool, ttl),
+    });
   }
   variants.push({ name: "no cache", triggers: false, reader: async (pool) => directReader(pool) });
   return variants;
