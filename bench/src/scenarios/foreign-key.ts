@@ -44,6 +44,8 @@ interface AuthorReader {
 interface Variant {
   name: string;
   triggers: boolean;
+  /** fk_posts with REPLICA IDENTITY FULL (the WAL source then sees an UPDATE's old author_id). */
+  identityFull?: boolean;
   reader: (pool: pg.Pool) => Promise<AuthorReader>;
 }
 
@@ -100,6 +102,14 @@ export async function runForeignKey(context: ScenarioContext): Promise<SectionRe
       triggers: source.needsTriggers,
       reader: (pool: pg.Pool) => rawEngineReader(pool, source, context.url, "row"),
     })),
+    ...sources
+      .filter((source) => source.name === "wal")
+      .map((source) => ({
+        name: "raw watch.query row-level (wal, REPLICA IDENTITY FULL)",
+        triggers: false,
+        identityFull: true,
+        reader: (pool: pg.Pool) => rawEngineReader(pool, source, context.url, "row"),
+      })),
     {
       name: "raw watch.load table-level (notify)",
       triggers: true,
@@ -113,11 +123,20 @@ export async function runForeignKey(context: ScenarioContext): Promise<SectionRe
     })),
     { name: "Prisma, no cache", triggers: false, reader: () => prismaDirectReader(prisma, context.url) },
   ];
+  if (context.proveChecker) {
+    variants.push({
+      name: "BROKEN: raw row-level (notify), every tenth author never invalidated",
+      triggers: true,
+      reader: async (pool: pg.Pool) =>
+        brokenAuthorReader(await rawEngineReader(pool, sources[0] as SourceVariant, context.url, "row")),
+    });
+  }
   const counts = new Map<string, Counts>();
   try {
     for (const variant of [...variants, ...[...variants].reverse()]) {
       for (const table of TABLES) await dropTriggers(admin, table);
       if (variant.triggers) await installStatementTriggers(admin, TABLES);
+      await admin.query(`ALTER TABLE fk_posts REPLICA IDENTITY ${variant.identityFull ? "FULL" : "DEFAULT"}`);
       context.log(`fk: ${variant.name}`);
       const measured = await runAuthorMix(context.url, seconds / 2, variant.reader);
       const previous = counts.get(variant.name);
@@ -160,7 +179,7 @@ export async function runForeignKey(context: ScenarioContext): Promise<SectionRe
     }),
   });
   result.tables.push({
-    title: "Dependencies the engine recorded for the first stored read of a run",
+    title: "Dependencies the engine recorded for the last read it stored in a run",
     columns: ["variant", "dependencies"],
     rows: [...counts.entries()]
       .filter(([, c]) => c.dependencies !== undefined)
@@ -175,7 +194,8 @@ export async function runForeignKey(context: ScenarioContext): Promise<SectionRe
       "read began; an event without author_id values counts for every author.",
     "Table-wide events are events that carry no author_id values: every entry constrained on author_id is dropped " +
       "by them. The WAL source cannot know an UPDATE's old author_id without REPLICA IDENTITY FULL (only the old " +
-      "key columns are sent when the key changes), so its UPDATE events drop every author's posts.",
+      "key columns are sent when the key changes), so its UPDATE events drop every author's posts; with " +
+      "REPLICA IDENTITY FULL the old row comes with every UPDATE and the events carry author_id.",
   );
   for (const [name, c] of counts) {
     if (c.events === 0) continue;
@@ -372,7 +392,7 @@ function describeTags(tags: readonly string[]): string {
   return parts.length > 0 ? parts.sort().join(", ") : "(none)";
 }
 
-/** The engine with a ledger of fk_posts events per author and a record of one stored read's tags. */
+/** The engine with a ledger of fk_posts events per author and the tags of the last read it stored. */
 async function startEngine(
   source: SourceVariant,
   url: string,
@@ -387,7 +407,7 @@ async function startEngine(
         return {
           run: <T>(loader: () => T): T => loader(),
           end: (result: { outcome: string; tags: readonly string[] }) => {
-            if (recorded === undefined && result.outcome === "stored") {
+            if (result.outcome === "stored") {
               recorded = describeTags(result.tags);
             }
           },
@@ -429,6 +449,22 @@ async function rawEngineReader(
             return rows;
           }),
     close: () => watch.stop(),
+  };
+}
+
+/** Deliberately broken, to show the checker can fail: every tenth author is answered from a copy no event drops. */
+function brokenAuthorReader(inner: AuthorReader): AuthorReader {
+  const frozen = new Map<number, readonly Post[]>();
+  return {
+    ...inner,
+    async read(author) {
+      if (author % 10 !== 0) return inner.read(author);
+      const known = frozen.get(author);
+      if (known) return known;
+      const posts = await inner.read(author);
+      frozen.set(author, posts);
+      return posts;
+    },
   };
 }
 
