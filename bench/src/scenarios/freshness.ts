@@ -87,6 +87,7 @@ export async function runFreshness(context: ScenarioContext): Promise<SectionRes
       "reads",
       "writes (per s)",
       "write p50/p99",
+      "write-bound ceiling",
     ],
     rows: runs.map((r) => [
       r.variant,
@@ -100,6 +101,7 @@ export async function runFreshness(context: ScenarioContext): Promise<SectionRes
       int(r.counts.reads),
       `${int(r.counts.writes)} (${int(r.writesPerSecond)})`,
       `${ms(r.writeLatency.p50)} / ${ms(r.writeLatency.p99)}`,
+      int(SHAPE.writers / (r.writeLatency.mean / 1000) / SHAPE.writeShare),
     ]),
   });
   const engines = runs.filter((r) => r.delivery);
@@ -133,6 +135,9 @@ export async function runFreshness(context: ScenarioContext): Promise<SectionRes
     `Writers: ${SHAPE.writers} connections, each issuing the next UPDATE only while writes stay at ${pct(SHAPE.writeShare)} ` +
       "of all operations, so the write rate follows the read rate instead of one connection's commit latency. " +
       "Per key the row lock serialises the UPDATEs, so version n is the n-th commit to that key.",
+    `Write-bound ceiling: writes are held at ${pct(SHAPE.writeShare)} of operations, so ops/s cannot pass ` +
+      `${SHAPE.writers} writers / mean write latency / ${SHAPE.writeShare}; a variant near its ceiling is limited by ` +
+      "its writes (commit latency, and for NOTIFY the commits that queue on the notify lock), not by its reads.",
     "Delivery window, per key: events arrive in commit order and each UPDATE is one event, so the n-th applied event " +
       "naming key k is the n-th write to k; a table-wide event counts for every key (which can only add to " +
       '"beyond"). "Stale after first event": the event of the first write the read missed had been applied before ' +
