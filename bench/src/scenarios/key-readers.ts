@@ -80,16 +80,23 @@ export function ledgerOf(
   let events = 0;
   let reReports = 0;
   let reReportEntries = 0;
-  // Sources that re-report a change (the WAL visibility recheck) send the original event again, or
-  // a merge of earlier ones with the receivedAt of the first: count each change once.
+  // The WAL visibility recheck re-reports a change as the original event object, or as a merge of
+  // earlier ones carrying the receivedAt of the first (so at least recheckDelay old, and not newer
+  // than the last first report). A first report is applied as it arrives: it is never taken for a
+  // re-report, so no applied event goes uncounted.
   const seen = new WeakSet<ChangeEvent>();
   let lastReceivedAt = 0;
+  const isReReport = (event: ChangeEvent) =>
+    seen.has(event) ||
+    (recheckDelay !== undefined &&
+      event.receivedAt <= lastReceivedAt &&
+      Date.now() - event.receivedAt >= recheckDelay / 2);
   watch.on("invalidate", (info: InvalidateInfo) => {
     const event = info.event;
     if (info.reason !== "change" || !event || !info.tables.includes(table)) return;
     const at = now();
     const ids = idsOf(event, column);
-    if (seen.has(event) || event.receivedAt < lastReceivedAt) {
+    if (isReReport(event)) {
       reReports++;
       reReportEntries += info.entries;
       if (ids === undefined) tableWideReReportTimes.push(at);
