@@ -7,6 +7,10 @@ export interface BenchArgs {
   outDir: string | undefined;
   /** Write the report files (default on; CI's quick run writes to a temp dir unless --out is given). */
   write: boolean;
+  /** Base name of the report files (default latest, or quick with --quick). */
+  name: string | undefined;
+  /** Add a deliberately broken reader to the freshness mix, to show its checker fails. */
+  proveChecker: boolean;
 }
 
 export const SCENARIO_IDS = [
@@ -16,13 +20,22 @@ export const SCENARIO_IDS = [
   "latency",
   "write",
   "freshness",
+  "sweep",
+  "fk",
   "memory",
   "tier",
   "bentocache",
 ] as const;
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { quick: false, only: undefined, outDir: undefined, write: true };
+  const args: BenchArgs = {
+    quick: false,
+    only: undefined,
+    outDir: undefined,
+    write: true,
+    name: undefined,
+    proveChecker: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
     const [name, inline] = arg.split("=", 2);
@@ -40,10 +53,20 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case "--no-write":
         args.write = false;
         break;
+      case "--name":
+        args.name = value();
+        if (!/^[A-Za-z0-9._-]+$/.test(args.name))
+          throw new Error(`--name takes a plain file name, got ${args.name}`);
+        break;
+      case "--prove-checker":
+        args.proveChecker = true;
+        break;
       case "--help":
       case "-h":
         process.stdout.write(
-          `usage: pnpm bench [--quick] [--only ${SCENARIO_IDS.join(",")}] [--out DIR] [--no-write]\n` +
+          `usage: pnpm bench [--quick] [--only ${SCENARIO_IDS.join(",")}] [--out DIR] [--name BASE] [--no-write] [--prove-checker]\n` +
+            "  --name BASE: write BASE.md and BASE.svg (default latest, quick with --quick).\n" +
+            "  --prove-checker: add a deliberately broken reader to freshness; its stale-beyond count must be > 0.\n" +
             "  DATABASE_URL set: benchmark that server; otherwise an embedded PostgreSQL with fsync on.\n",
         );
         process.exit(0);

@@ -12,6 +12,7 @@ import { textSection, textTable } from "./report/text.js";
 import { type SectionResult, section } from "./result.js";
 import { runBentocache } from "./scenarios/bentocache.js";
 import type { ScenarioContext } from "./scenarios/context.js";
+import { runForeignKey } from "./scenarios/foreign-key.js";
 import { runFreshness } from "./scenarios/freshness.js";
 import { runHitCost } from "./scenarios/hit-cost.js";
 import { runHttp } from "./scenarios/http.js";
@@ -20,6 +21,7 @@ import { runIsolation } from "./scenarios/isolation.js";
 import { runMemory } from "./scenarios/memory.js";
 import { runSecondTier } from "./scenarios/second-tier.js";
 import { runWritePath } from "./scenarios/write-path.js";
+import { runWriteSweep } from "./scenarios/write-sweep.js";
 
 const SCENARIOS: { id: string; title: string; run: (context: ScenarioContext) => Promise<SectionResult> }[] =
   [
@@ -29,6 +31,8 @@ const SCENARIOS: { id: string; title: string; run: (context: ScenarioContext) =>
     { id: "latency", title: "Invalidation latency", run: runInvalidationLatency },
     { id: "write", title: "Write-path cost", run: runWritePath },
     { id: "freshness", title: "Freshness", run: runFreshness },
+    { id: "sweep", title: "Write-fraction sweep", run: runWriteSweep },
+    { id: "fk", title: "Foreign-key workload", run: runForeignKey },
     { id: "memory", title: "Memory", run: runMemory },
     { id: "tier", title: "Second tier (Redis)", run: runSecondTier },
     { id: "bentocache", title: "Side by side with bentocache", run: runBentocache },
@@ -50,6 +54,7 @@ async function main(): Promise<number> {
     const context: ScenarioContext = {
       url: environment.url,
       quick: args.quick,
+      proveChecker: args.proveChecker,
       timerOverhead: timerOverhead(),
       walAvailable: environment.walAvailable,
       adapterHitCosts: () => adapterHitCosts(environment.url, args.quick),
@@ -81,7 +86,7 @@ async function main(): Promise<number> {
     await environment.close();
   }
   const seconds = (now() - t0) / 1000;
-  const base = args.quick ? "quick" : "latest";
+  const base = args.name ?? (args.quick ? "quick" : "latest");
   const meta = {
     environment,
     quick: args.quick,

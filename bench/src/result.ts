@@ -5,9 +5,15 @@ export interface Table {
   rows: string[][];
 }
 
-/** A bar chart panel in the SVG: one group per label, one bar per series. */
+/**
+ * A chart panel in the SVG. Bars (default): one group per label, one bar per series. Lines: the
+ * groups are the points of the x axis in order, one line per series.
+ */
 export interface ChartPanel {
   title: string;
+  kind?: "bars" | "lines";
+  /** Name of the x axis (lines). */
+  xLabel?: string;
   unit: string;
   /** Log scale for values spanning orders of magnitude (latencies). */
   log: boolean;

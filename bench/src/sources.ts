@@ -1,6 +1,9 @@
 import type { CacheWatchOptions } from "@pgcachewatch/core";
 import { WalSource } from "@pgcachewatch/core/wal";
 
+/** The WAL source's visibility recheck (rule 9): every change is reported again after this many ms. */
+export const WAL_VISIBILITY_DELAY = 100;
+
 /** The change sources a scenario compares: NOTIFY always, WAL when the server allows it. */
 export interface SourceVariant {
   name: "notify" | "wal";
@@ -9,6 +12,8 @@ export interface SourceVariant {
   options(url: string, tables: string[]): Pick<CacheWatchOptions, "connectionString" | "source">;
   /** Whether the source needs our triggers on the tables. */
   needsTriggers: boolean;
+  /** The source reports each change a second time after this many ms (WAL visibility recheck). */
+  recheckDelay: number | undefined;
 }
 
 export function sourceVariants(walAvailable: boolean): SourceVariant[] {
@@ -17,6 +22,7 @@ export function sourceVariants(walAvailable: boolean): SourceVariant[] {
       name: "notify",
       label: "NOTIFY (statement triggers)",
       needsTriggers: true,
+      recheckDelay: undefined,
       options: (url) => ({ connectionString: url, source: "notify" }),
     },
   ];
@@ -25,9 +31,10 @@ export function sourceVariants(walAvailable: boolean): SourceVariant[] {
       name: "wal",
       label: "WAL (logical replication)",
       needsTriggers: false,
+      recheckDelay: WAL_VISIBILITY_DELAY,
       options: (url, tables) => ({
         connectionString: url,
-        source: new WalSource({ connectionString: url, tables }),
+        source: new WalSource({ connectionString: url, tables, visibilityDelay: WAL_VISIBILITY_DELAY }),
       }),
     });
   }

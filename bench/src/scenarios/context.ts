@@ -5,6 +5,8 @@ export interface ScenarioContext {
   /** The benchmark's own database. */
   url: string;
   quick: boolean;
+  /** Add the deliberately broken reader to the freshness mix (--prove-checker). */
+  proveChecker: boolean;
   /** Cost of a pair of clock reads (ns), subtracted from per-call samples. */
   timerOverhead: number;
   /** The WAL change source is available (core exports it and wal_level=logical). */
