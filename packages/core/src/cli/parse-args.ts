@@ -68,6 +68,7 @@ const COMMAND_OPTIONS = {
     "all-tables": { type: "boolean" },
     publication: { type: "string" },
     slot: { type: "string" },
+    "replica-identity": { type: "string" },
     json: { type: "boolean" },
   },
 } as const;

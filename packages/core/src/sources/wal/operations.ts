@@ -15,6 +15,12 @@ import {
   ensurePublication,
   type PublicationInfo,
 } from "./publication.js";
+import {
+  publishedTables,
+  readReplicaIdentities,
+  setReplicaIdentityFull,
+  type TableReplicaIdentity,
+} from "./replica-identity.js";
 import { assertSlotName, checkPermanentSlot, dropSlot, listSlots, type SlotInfo } from "./slots.js";
 
 /** Where the operations connect: a connection string (default DATABASE_URL, then the PG* variables) and/or `pg` client settings. */
@@ -32,6 +38,13 @@ export interface WalSetupOptions extends WalConnectionOptions {
   readonly allTables?: boolean;
   /** Also create this permanent slot (for `permanentSlot` in the source). */
   readonly permanentSlot?: string;
+  /**
+   * Set REPLICA IDENTITY FULL on the published tables (and their partitions) that lack it, so an
+   * UPDATE or DELETE carries the old values of every column, not only the key's: dependencies on
+   * non-key columns are then matched by value instead of invalidated table-wide. Costs WAL volume
+   * on every UPDATE and DELETE of those tables.
+   */
+  readonly replicaIdentityFull?: boolean;
 }
 
 export interface WalSetupResult {
@@ -39,6 +52,8 @@ export interface WalSetupResult {
   readonly publicationCreated: boolean;
   readonly tablesAdded: readonly TableRef[];
   readonly slotCreated: boolean;
+  /** Tables and partitions whose replica identity `replicaIdentityFull` changed to FULL. */
+  readonly replicaIdentityChanged: readonly TableRef[];
   /** Server settings that would stop the WAL source from starting, each saying how to fix it. */
   readonly problems: readonly string[];
 }
@@ -50,6 +65,8 @@ export interface WalStatus {
   readonly publication: PublicationInfo;
   /** pgoutput slots of this database (temporary ones belong to running sources). */
   readonly slots: readonly SlotInfo[];
+  /** The replica identity of each published table and partition (only `full` sends old non-key values). */
+  readonly replicaIdentities: readonly TableReplicaIdentity[];
 }
 
 export interface WalDropOptions extends WalConnectionOptions {
@@ -100,6 +117,9 @@ export async function walSetup(options: WalSetupOptions): Promise<WalSetupResult
     const settings = await readReplicationSettings(client);
     await assertTablesPublishable(client, tables);
     const result = await ensurePublication(client, name, tables, settings.serverVersionNum);
+    const replicaIdentityChanged = options.replicaIdentityFull
+      ? await setReplicaIdentityFull(client, await publishedTables(client, name))
+      : [];
     let slotCreated = false;
     if (options.permanentSlot !== undefined) {
       const state = await checkPermanentSlot(client, options.permanentSlot, settings.database).catch(
@@ -121,6 +141,7 @@ export async function walSetup(options: WalSetupOptions): Promise<WalSetupResult
       publicationCreated: result.created,
       tablesAdded: result.added,
       slotCreated,
+      replicaIdentityChanged,
       problems: settingsProblems(settings, { newSlot: options.permanentSlot === undefined }).map(
         (e) => e.message,
       ),
@@ -138,11 +159,15 @@ export async function walStatus(
     const slots = (await listSlots(client)).filter(
       (slot) => slot.plugin === "pgoutput" && slot.database === settings.database,
     );
+    const replicaIdentities = publication.exists
+      ? await readReplicaIdentities(client, await publishedTables(client, publication.name))
+      : [];
     return {
       settings,
       problems: settingsProblems(settings, { newSlot: true }).map((e) => e.message),
       publication,
       slots,
+      replicaIdentities,
     };
   });
 }
