@@ -91,7 +91,15 @@ describe("wal setup --replica-identity full (works without logical replication)"
       events: "f",
       events_2026: "f",
     });
-    const again = await cli(["wal", "setup", "posts", "--publication", "ri_pub", "--replica-identity", "full"]);
+    const again = await cli([
+      "wal",
+      "setup",
+      "posts",
+      "--publication",
+      "ri_pub",
+      "--replica-identity",
+      "full",
+    ]);
     expect(again.stdout).toContain("replica identity FULL: already on every published table");
 
     const status = await walStatus({ connectionString: db.url, publication: "ri_pub" });
@@ -120,7 +128,8 @@ async function eventsOf(watch: ReturnType<typeof createCacheWatch>, sql: string)
   const writer = await db.externalWriter();
   await writer.query(sql);
   const deadline = Date.now() + 5000;
-  while (events.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  while (events.length === 0 && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 20));
   await new Promise((resolve) => setTimeout(resolve, 100));
   watch.off("change", onChange);
   return events;

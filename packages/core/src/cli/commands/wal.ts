@@ -100,7 +100,9 @@ function replicaIdentityLines(status: WalStatus): string[] {
     ...columns([
       ["TABLE", "IDENTITY"],
       ...identities.map((table) => [
-        table.partitionOf ? `${displayTable(table)} (partition of ${displayTable(table.partitionOf)})` : displayTable(table),
+        table.partitionOf
+          ? `${displayTable(table)} (partition of ${displayTable(table.partitionOf)})`
+          : displayTable(table),
         table.identity.toUpperCase(),
       ]),
     ]),
