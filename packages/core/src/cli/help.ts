@@ -164,6 +164,10 @@ Options:
   --slot <name>         a permanent slot: lowercase letters, digits and underscores
   --schema <name>       schema for table names without one (default: public)
   --all-tables          setup: FOR ALL TABLES (every table of the database; needs a superuser)
+  --columns <a,b>       setup: publish only the tables' key columns and these (a column list,
+                        PostgreSQL 15+): less for the walsender to decode and send when a
+                        wide column is rewritten often; entries constrained on a column left
+                        out are dropped by every event on its table. Not with FULL identity
   --replica-identity full  setup: REPLICA IDENTITY FULL on the published tables (more WAL per
                         UPDATE and DELETE, old values of every column for invalidation)
   --json                status: print it as JSON

@@ -69,6 +69,7 @@ const COMMAND_OPTIONS = {
     publication: { type: "string" },
     slot: { type: "string" },
     "replica-identity": { type: "string" },
+    columns: { type: "string", multiple: true },
     json: { type: "boolean" },
   },
 } as const;

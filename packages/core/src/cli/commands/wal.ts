@@ -136,7 +136,21 @@ export async function walCommand({ io, common, positionals, flags }: CommandCont
   }
   if (subcommand === "status" && slot !== undefined)
     throw new UsageError("--slot applies to setup and drop", "wal");
+  const columnNames = stringsFlag(flags, "columns").flatMap((value) =>
+    value
+      .split(",")
+      .map((column) => column.trim())
+      .filter((column) => column !== ""),
+  );
+  const columnsGiven = flags.columns !== undefined;
+  if (columnsGiven && (subcommand !== "setup" || allTables))
+    throw new UsageError("--columns applies to wal setup with table names only", "wal");
   const replicaIdentity = textFlag(flags, "replica-identity");
+  if (columnsGiven && replicaIdentity !== undefined)
+    throw new UsageError(
+      "--columns and --replica-identity full do not go together: with FULL a column list must name every column",
+      "wal",
+    );
   if (replicaIdentity !== undefined && subcommand !== "setup")
     throw new UsageError("--replica-identity applies to wal setup only", "wal");
   if (replicaIdentity !== undefined && replicaIdentity !== "full")
@@ -172,6 +186,7 @@ export async function walCommand({ io, common, positionals, flags }: CommandCont
         ...(tables ? { tables } : { allTables: true }),
         ...(slot === undefined ? {} : { permanentSlot: slot }),
         ...(replicaIdentity === "full" ? { replicaIdentityFull: true } : {}),
+        ...(columnsGiven ? { columns: columnNames } : {}),
       });
       if (result.publication.allTables) {
         io.stdout(
@@ -187,6 +202,12 @@ export async function walCommand({ io, common, positionals, flags }: CommandCont
           `publication ${publication}: ${plural(result.publication.tables.length, "table")} (${what})\n`,
         );
         for (const table of result.publication.tables) io.stdout(`  ${displayTable(table)}\n`);
+      }
+      if (columnsGiven) {
+        io.stdout(
+          `column lists: ${result.columnListsChanged.length === 0 ? "already in place" : `set on ${plural(result.columnListsChanged.length, "table")}`}\n`,
+        );
+        for (const table of result.columnListsChanged) io.stdout(`  ${displayTable(table)}\n`);
       }
       if (replicaIdentity === "full") {
         io.stdout(
