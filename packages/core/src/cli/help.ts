@@ -154,8 +154,8 @@ For the logical replication (WAL) change source, which needs no triggers.
            only, so entries constrained on other columns are invalidated at each such event.
            Warns about server settings that would stop the source (wal_level, REPLICATION, slots).
   status   shows wal_level, the role's REPLICATION privilege, slot and WAL sender usage, the
-           publication's tables and their replica identity, this database's pgoutput slots with the WAL they retain, and
-           what would stop the source from starting, with the fix.
+           publication's tables and their replica identity, this database's pgoutput slots
+           with the WAL they retain, and what would stop the source from starting, with the fix.
   drop     drops the publication and, with --slot, that permanent slot (it must not be in use).
            Temporary slots vanish with their connection.
 
