@@ -583,3 +583,29 @@ describe("upgrade from revision 1", () => {
     expect(formatStatus(await triggerStatus(admin), undefined)).not.toContain("still on");
   });
 });
+
+describe("upgrade from revision 3", () => {
+  it("status calls revision 3's function older but its tables keyed; ensureTriggers replaces the function only", async () => {
+    await admin.query(`
+      DROP TABLE IF EXISTS r3_items;
+      CREATE TABLE r3_items (id int PRIMARY KEY, v int);`);
+    await installTriggers(admin, { tables: ["r3_items"] });
+    // Revision 3's function as released, under the same triggers (its arguments are the same).
+    await admin.query(await readFile(new URL("./triggers-v2-revision-3.sql", import.meta.url), "utf8"));
+    await writer.query("INSERT INTO r3_items VALUES (1, 1), (2, 2)");
+    expect(await events()).toEqual([{ table: "public.r3_items", op: "insert", keys: { id: ["1", "2"] } }]);
+
+    const old = await triggerStatus(admin);
+    expect(old).toMatchObject({ revision: 3, current: false, upgrades: [] });
+    expect(old.tables.find((table) => table.table === "r3_items")).toMatchObject({ layout: "keyed" });
+    expect(formatStatus(old, undefined)).toContain(
+      "revision 3, older than this version's: run install again",
+    );
+
+    const ensured = await ensureTriggers(admin, { tables: ["r3_items"] });
+    expect(ensured).toMatchObject({ functionsUpdated: true, installed: [] });
+    expect(await triggerStatus(admin)).toMatchObject({ revision: INSTALL_REVISION, current: true });
+    await writer.query("UPDATE r3_items SET v = 3 WHERE id = 2");
+    expect(await events()).toEqual([{ table: "public.r3_items", op: "update", keys: { id: ["2"] } }]);
+  });
+});

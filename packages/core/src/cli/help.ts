@@ -139,7 +139,7 @@ Options:
 
 ${COMMON_OPTIONS}
 `,
-  wal: `Usage: pgcachewatch wal setup <table...> [--slot <name>] [options]
+  wal: `Usage: pgcachewatch wal setup <table...> [--slot <name>] [--replica-identity full] [options]
        pgcachewatch wal setup --all-tables [options]
        pgcachewatch wal status [--json] [options]
        pgcachewatch wal drop [--slot <name>] [options]
@@ -148,11 +148,14 @@ For the logical replication (WAL) change source, which needs no triggers.
   setup    creates the publication for the tables, or adds the missing ones (safe to run again;
            tables already in it stay). Every table needs a primary key or a replica identity:
            PostgreSQL rejects UPDATE and DELETE on a published table without one. With --slot,
-           also creates that permanent slot (for the source's permanentSlot option).
+           also creates that permanent slot (for the source's permanentSlot option). With
+           --replica-identity full, sets REPLICA IDENTITY FULL on the published tables (and their
+           partitions) that lack it: without it an UPDATE or DELETE carries the old key columns
+           only, so entries constrained on other columns are invalidated at each such event.
            Warns about server settings that would stop the source (wal_level, REPLICATION, slots).
   status   shows wal_level, the role's REPLICATION privilege, slot and WAL sender usage, the
-           publication's tables, this database's pgoutput slots with the WAL they retain, and
-           what would stop the source from starting, with the fix.
+           publication's tables and their replica identity, this database's pgoutput slots
+           with the WAL they retain, and what would stop the source from starting, with the fix.
   drop     drops the publication and, with --slot, that permanent slot (it must not be in use).
            Temporary slots vanish with their connection.
 
@@ -161,6 +164,12 @@ Options:
   --slot <name>         a permanent slot: lowercase letters, digits and underscores
   --schema <name>       schema for table names without one (default: public)
   --all-tables          setup: FOR ALL TABLES (every table of the database; needs a superuser)
+  --columns <a,b>       setup: publish only the tables' key columns and these (a column list,
+                        PostgreSQL 15+): less for the walsender to decode and send when a
+                        wide column is rewritten often; entries constrained on a column left
+                        out are dropped by every event on its table. Not with FULL identity
+  --replica-identity full  setup: REPLICA IDENTITY FULL on the published tables (more WAL per
+                        UPDATE and DELETE, old values of every column for invalidation)
   --json                status: print it as JSON
 
 ${COMMON_OPTIONS}

@@ -68,6 +68,8 @@ const COMMAND_OPTIONS = {
     "all-tables": { type: "boolean" },
     publication: { type: "string" },
     slot: { type: "string" },
+    "replica-identity": { type: "string" },
+    columns: { type: "string", multiple: true },
     json: { type: "boolean" },
   },
 } as const;

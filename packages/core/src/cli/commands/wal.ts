@@ -56,6 +56,7 @@ export function formatWalStatus(status: WalStatus): string {
     );
     for (const table of publication.tables) lines.push(`  ${displayTable(table)}`);
   }
+  if (publication.exists) lines.push(...replicaIdentityLines(status));
   if (status.slots.length === 0) {
     lines.push("pgoutput slots in this database: none");
   } else {
@@ -86,6 +87,36 @@ export function formatWalStatus(status: WalStatus): string {
   return `${lines.join("\n")}\n`;
 }
 
+/**
+ * Which published tables have REPLICA IDENTITY FULL. Without it an UPDATE or DELETE carries the
+ * old values of the key columns only, so entries constrained on other columns of that table are
+ * invalidated (table-wide for those columns) at each such event.
+ */
+function replicaIdentityLines(status: WalStatus): string[] {
+  const identities = status.replicaIdentities;
+  if (identities.length === 0) return [];
+  const lines = ["replica identity (FULL sends old values of every column on UPDATE and DELETE):"];
+  lines.push(
+    ...columns([
+      ["TABLE", "IDENTITY"],
+      ...identities.map((table) => [
+        table.partitionOf
+          ? `${displayTable(table)} (partition of ${displayTable(table.partitionOf)})`
+          : displayTable(table),
+        table.identity.toUpperCase(),
+      ]),
+    ]),
+  );
+  const notFull = identities.filter((table) => table.identity !== "full").length;
+  if (notFull > 0) {
+    lines.push(
+      `  ${plural(notFull, "table")} without FULL: an UPDATE or DELETE there invalidates the entries constrained on non-key columns; ` +
+        `pgcachewatch wal setup <table...> --replica-identity full sets it`,
+    );
+  }
+  return lines;
+}
+
 export async function walCommand({ io, common, positionals, flags }: CommandContext): Promise<number> {
   const [subcommand, ...rest] = positionals;
   if (subcommand === undefined) throw new UsageError("name a subcommand: setup, status or drop", "wal");
@@ -105,6 +136,28 @@ export async function walCommand({ io, common, positionals, flags }: CommandCont
   }
   if (subcommand === "status" && slot !== undefined)
     throw new UsageError("--slot applies to setup and drop", "wal");
+  const columnNames = stringsFlag(flags, "columns").flatMap((value) =>
+    value
+      .split(",")
+      .map((column) => column.trim())
+      .filter((column) => column !== ""),
+  );
+  const columnsGiven = flags.columns !== undefined;
+  if (columnsGiven && (subcommand !== "setup" || allTables))
+    throw new UsageError("--columns applies to wal setup with table names only", "wal");
+  const replicaIdentity = textFlag(flags, "replica-identity");
+  if (columnsGiven && replicaIdentity !== undefined)
+    throw new UsageError(
+      "--columns and --replica-identity full do not go together: with FULL a column list must name every column",
+      "wal",
+    );
+  if (replicaIdentity !== undefined && subcommand !== "setup")
+    throw new UsageError("--replica-identity applies to wal setup only", "wal");
+  if (replicaIdentity !== undefined && replicaIdentity !== "full")
+    throw new UsageError(
+      `--replica-identity takes "full" (got ${JSON.stringify(replicaIdentity)}); other identities are set with ALTER TABLE`,
+      "wal",
+    );
 
   let tables: TableRef[] | undefined;
   if (subcommand === "setup" && !allTables) {
@@ -132,6 +185,8 @@ export async function walCommand({ io, common, positionals, flags }: CommandCont
         publication,
         ...(tables ? { tables } : { allTables: true }),
         ...(slot === undefined ? {} : { permanentSlot: slot }),
+        ...(replicaIdentity === "full" ? { replicaIdentityFull: true } : {}),
+        ...(columnsGiven ? { columns: columnNames } : {}),
       });
       if (result.publication.allTables) {
         io.stdout(
@@ -147,6 +202,18 @@ export async function walCommand({ io, common, positionals, flags }: CommandCont
           `publication ${publication}: ${plural(result.publication.tables.length, "table")} (${what})\n`,
         );
         for (const table of result.publication.tables) io.stdout(`  ${displayTable(table)}\n`);
+      }
+      if (columnsGiven) {
+        io.stdout(
+          `column lists: ${result.columnListsChanged.length === 0 ? "already in place" : `set on ${plural(result.columnListsChanged.length, "table")}`}\n`,
+        );
+        for (const table of result.columnListsChanged) io.stdout(`  ${displayTable(table)}\n`);
+      }
+      if (replicaIdentity === "full") {
+        io.stdout(
+          `replica identity FULL: ${result.replicaIdentityChanged.length === 0 ? "already on every published table" : `set on ${plural(result.replicaIdentityChanged.length, "table")}`}\n`,
+        );
+        for (const table of result.replicaIdentityChanged) io.stdout(`  ${displayTable(table)}\n`);
       }
       if (slot !== undefined)
         io.stdout(`slot ${slot}: ${result.slotCreated ? "created" : "already exists"}\n`);

@@ -25,5 +25,11 @@ export {
 } from "./operations.js";
 export type { ReplicationSettings } from "./preflight.js";
 export { DEFAULT_PUBLICATION, type PublicationInfo } from "./publication.js";
+export {
+  type ReplicaIdentity,
+  readReplicaIdentities,
+  setReplicaIdentityFull,
+  type TableReplicaIdentity,
+} from "./replica-identity.js";
 export { type SlotInfo, SlotInUseError, TEMPORARY_SLOT_PREFIX } from "./slots.js";
 export { createWalSource, WalSource, type WalSourceOptions, type WalSourceStatus } from "./wal-source.js";

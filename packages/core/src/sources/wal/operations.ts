@@ -1,6 +1,7 @@
 import pg from "pg";
 import { clientConfigFor } from "../../connection-string.js";
 import { type TableInput, type TableRef, toTableRef } from "../../events/table-name.js";
+import { applyColumnLists, publicationColumns } from "./column-lists.js";
 import { WalOptionsError } from "./errors.js";
 import {
   assertTablesPublishable,
@@ -15,6 +16,12 @@ import {
   ensurePublication,
   type PublicationInfo,
 } from "./publication.js";
+import {
+  publishedTables,
+  readReplicaIdentities,
+  setReplicaIdentityFull,
+  type TableReplicaIdentity,
+} from "./replica-identity.js";
 import { assertSlotName, checkPermanentSlot, dropSlot, listSlots, type SlotInfo } from "./slots.js";
 
 /** Where the operations connect: a connection string (default DATABASE_URL, then the PG* variables) and/or `pg` client settings. */
@@ -32,6 +39,20 @@ export interface WalSetupOptions extends WalConnectionOptions {
   readonly allTables?: boolean;
   /** Also create this permanent slot (for `permanentSlot` in the source). */
   readonly permanentSlot?: string;
+  /**
+   * Set REPLICA IDENTITY FULL on the published tables (and their partitions) that lack it, so an
+   * UPDATE or DELETE carries the old values of every column, not only the key's: dependencies on
+   * non-key columns are then matched by value instead of invalidated table-wide. Costs WAL volume
+   * on every UPDATE and DELETE of those tables.
+   */
+  readonly replicaIdentityFull?: boolean;
+  /**
+   * Publish only these columns of the tables besides their key columns (primary key, replica
+   * identity index, foreign keys), as a column list (PostgreSQL 15+): the walsender then neither
+   * decodes nor sends a wide column no query filters on. Entries constrained on a column left out
+   * are dropped by every event on its table. Not with `allTables` or REPLICA IDENTITY FULL.
+   */
+  readonly columns?: readonly string[];
 }
 
 export interface WalSetupResult {
@@ -39,6 +60,10 @@ export interface WalSetupResult {
   readonly publicationCreated: boolean;
   readonly tablesAdded: readonly TableRef[];
   readonly slotCreated: boolean;
+  /** Tables whose column list `columns` set or changed. */
+  readonly columnListsChanged: readonly TableRef[];
+  /** Tables and partitions whose replica identity `replicaIdentityFull` changed to FULL. */
+  readonly replicaIdentityChanged: readonly TableRef[];
   /** Server settings that would stop the WAL source from starting, each saying how to fix it. */
   readonly problems: readonly string[];
 }
@@ -50,6 +75,8 @@ export interface WalStatus {
   readonly publication: PublicationInfo;
   /** pgoutput slots of this database (temporary ones belong to running sources). */
   readonly slots: readonly SlotInfo[];
+  /** The replica identity of each published table and partition (only `full` sends old non-key values). */
+  readonly replicaIdentities: readonly TableReplicaIdentity[];
 }
 
 export interface WalDropOptions extends WalConnectionOptions {
@@ -94,12 +121,27 @@ export async function walSetup(options: WalSetupOptions): Promise<WalSetupResult
     throw new WalOptionsError("pass either `tables` or `allTables`, not both");
   if (!options.allTables && !options.tables) throw new WalOptionsError("pass `tables` or `allTables: true`");
   if (options.permanentSlot !== undefined) assertSlotName(options.permanentSlot);
+  if (options.columns !== undefined && options.allTables)
+    throw new WalOptionsError("a column list needs `tables`: FOR ALL TABLES publishes every column");
+  if (options.columns !== undefined && options.replicaIdentityFull)
+    throw new WalOptionsError(
+      "pass either `columns` or `replicaIdentityFull`: with REPLICA IDENTITY FULL a column list must name every column",
+    );
   const tables = options.allTables ? "all" : (options.tables ?? []).map((t) => toTableRef(t));
   const name = options.publication ?? DEFAULT_PUBLICATION;
   return withClient(options, async (client) => {
     const settings = await readReplicationSettings(client);
     await assertTablesPublishable(client, tables);
+    // Checked before the publication changes: a refused column list leaves everything as it was.
+    const lists =
+      options.columns !== undefined && tables !== "all"
+        ? await publicationColumns(client, tables, options.columns, settings.serverVersionNum)
+        : undefined;
     const result = await ensurePublication(client, name, tables, settings.serverVersionNum);
+    const columnListsChanged = lists ? await applyColumnLists(client, name, lists) : [];
+    const replicaIdentityChanged = options.replicaIdentityFull
+      ? await setReplicaIdentityFull(client, await publishedTables(client, name))
+      : [];
     let slotCreated = false;
     if (options.permanentSlot !== undefined) {
       const state = await checkPermanentSlot(client, options.permanentSlot, settings.database).catch(
@@ -121,6 +163,8 @@ export async function walSetup(options: WalSetupOptions): Promise<WalSetupResult
       publicationCreated: result.created,
       tablesAdded: result.added,
       slotCreated,
+      columnListsChanged,
+      replicaIdentityChanged,
       problems: settingsProblems(settings, { newSlot: options.permanentSlot === undefined }).map(
         (e) => e.message,
       ),
@@ -138,11 +182,15 @@ export async function walStatus(
     const slots = (await listSlots(client)).filter(
       (slot) => slot.plugin === "pgoutput" && slot.database === settings.database,
     );
+    const replicaIdentities = publication.exists
+      ? await readReplicaIdentities(client, await publishedTables(client, publication.name))
+      : [];
     return {
       settings,
       problems: settingsProblems(settings, { newSlot: true }).map((e) => e.message),
       publication,
       slots,
+      replicaIdentities,
     };
   });
 }
