@@ -8,7 +8,7 @@ import {
   drizzleQueryBuildingPair,
 } from "./drizzle.js";
 import { kyselyCompilePair, kyselyMemoryPair, kyselyPair } from "./kysely.js";
-import { prismaPair, prismaQueryBuildingPair } from "./prisma.js";
+import { prismaHookFloorPair, prismaPair, prismaQueryBuildingPair } from "./prisma.js";
 import {
   type AdapterPair,
   iterationCounts,
@@ -34,7 +34,7 @@ const ROWS: AdapterRow[] = [
   { open: drizzlePreparedPair },
   { open: drizzleBuiltInPair, comparison: true },
   { open: kyselyPair, floors: [kyselyCompilePair, kyselyMemoryPair] },
-  { open: prismaPair, floors: [prismaQueryBuildingPair] },
+  { open: prismaPair, floors: [prismaHookFloorPair, prismaQueryBuildingPair] },
 ];
 
 async function withPair<T>(

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { ChangeSource, ChangeSourceHandlers, StatementAnalysis, StatementAnalyzer } from "../src/index.js";
+import type {
+  ChangeSource,
+  ChangeSourceHandlers,
+  StatementAnalysis,
+  StatementAnalyzer,
+} from "../src/index.js";
 import { createCacheWatch } from "../src/index.js";
 import { deferred } from "./support/wait.js";
 

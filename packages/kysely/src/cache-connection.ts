@@ -149,13 +149,14 @@ export class CacheConnection implements DatabaseConnection {
     const ttl = cacheOptions.ttl ?? this.#context.ttl;
     return watch.load<QueryResult<R>>(
       {
+        // One literal with every field (absent ones undefined): no spread objects per call.
         key,
         inTransaction: !shareable,
         name: compiledQuery.sql,
-        ...(cacheOptions.tables === undefined ? {} : { tables: cacheOptions.tables }),
-        ...(cacheOptions.scope === undefined ? {} : { scope: cacheOptions.scope }),
-        ...(ttl === undefined ? {} : { ttl }),
-        ...(cacheOptions.tags === undefined ? {} : { tags: cacheOptions.tags }),
+        tables: cacheOptions.tables,
+        scope: cacheOptions.scope,
+        ttl,
+        tags: cacheOptions.tags,
         // No signal: Kysely races the caller's signal itself and lets the statement finish in the
         // background (its "ignore query" default), so the load completes and fills for the next
         // caller; "cancel query" reaches the pool connection through cancelQuery().

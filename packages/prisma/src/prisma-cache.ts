@@ -148,13 +148,14 @@ export class PrismaCache implements CallExecutor {
     }
     return this.watch
       .load(
+        // One literal with every field (absent ones undefined): no spread objects per call.
         {
           key,
           name: request.clientMethod,
-          ...(call.tables === undefined ? {} : { tables: call.tables }),
-          ...(call.ttl === undefined ? {} : { ttl: call.ttl }),
-          ...(call.tags === undefined ? {} : { tags: call.tags }),
-          ...(call.scope === undefined ? {} : { scope: call.scope }),
+          tables: call.tables,
+          ttl: call.ttl,
+          tags: call.tags,
+          scope: call.scope,
         },
         run,
       )
