@@ -40,17 +40,23 @@ export class CacheConnection implements DatabaseConnection {
     this.#pass = pass;
   }
 
-  async executeQuery<R>(
+  // Not async: a hit returns the engine's promise itself, without wrapping it in another.
+  executeQuery<R>(
     compiledQuery: CompiledQuery,
     options?: AbortableOperationOptions,
   ): Promise<QueryResult<R>> {
-    const first = this.#statements++ === 0;
-    const pass = this.#passFor(compiledQuery, first);
-    const cacheOptions = pass?.options;
-    if (cacheOptions == null || !isReadCandidate(compiledQuery)) return this.#execute(compiledQuery, options);
-    // The one query this connection was acquired for, as its first statement: nothing else shares the session.
-    const single = first && this.#pass !== undefined && pass === this.#pass;
-    return this.#executeCached(compiledQuery, cacheOptions, single, options);
+    try {
+      const first = this.#statements++ === 0;
+      const pass = this.#passFor(compiledQuery, first);
+      const cacheOptions = pass?.options;
+      if (cacheOptions == null || !isReadCandidate(compiledQuery))
+        return this.#execute(compiledQuery, options);
+      // The one query this connection was acquired for, as its first statement: nothing else shares the session.
+      const single = first && this.#pass !== undefined && pass === this.#pass;
+      return this.#executeCached(compiledQuery, cacheOptions, single, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async *streamQuery<R>(
@@ -108,6 +114,11 @@ export class CacheConnection implements DatabaseConnection {
 
   get real(): DatabaseConnection | undefined {
     return this.#real;
+  }
+
+  /** No statement of this connection is running. */
+  get idle(): boolean {
+    return this.#running.size === 0;
   }
 
   /** Resolves when no statement of this connection is running on its pool connection. */
