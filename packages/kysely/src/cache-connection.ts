@@ -33,7 +33,8 @@ export class CacheConnection implements DatabaseConnection {
   #real: DatabaseConnection | undefined;
   #acquiring: Promise<DatabaseConnection> | undefined;
   #statements = 0;
-  readonly #running = new Set<Promise<unknown>>();
+  /** Statements running on the pool connection; made on the first (a hit sends none). */
+  #running: Set<Promise<unknown>> | undefined;
 
   constructor(context: CacheContext, pass: QueryPass | undefined) {
     this.#context = context;
@@ -118,12 +119,14 @@ export class CacheConnection implements DatabaseConnection {
 
   /** No statement of this connection is running. */
   get idle(): boolean {
-    return this.#running.size === 0;
+    return this.#running === undefined || this.#running.size === 0;
   }
 
   /** Resolves when no statement of this connection is running on its pool connection. */
   async settled(): Promise<void> {
-    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+    const running = this.#running;
+    if (running === undefined) return;
+    while (running.size > 0) await Promise.allSettled([...running]);
   }
 
   /** The pass of this statement: the one bound at acquire for the first statement, else one still open. */
@@ -204,8 +207,10 @@ export class CacheConnection implements DatabaseConnection {
         },
       );
     });
-    this.#running.add(run);
-    const forget = () => this.#running.delete(run);
+    const running = this.#running ?? new Set<Promise<unknown>>();
+    this.#running = running;
+    running.add(run);
+    const forget = () => running.delete(run);
     run.then(forget, forget);
     return run;
   }
