@@ -1,8 +1,19 @@
 import type { CacheWatch } from "@pgcachewatch/core";
 import { cached, pgCacheWatch } from "@pgcachewatch/kysely";
-import { type ColumnType, Kysely, PostgresDialect } from "kysely";
+import {
+  type ColumnType,
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  PostgresAdapter,
+  PostgresDialect,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  type QueryResult,
+} from "kysely";
 import pg from "pg";
-import type { AdapterPair } from "./run-pair.js";
+import { type AdapterPair, CATEGORIES } from "./run-pair.js";
 
 interface Database {
   items: {
@@ -67,5 +78,62 @@ export function kyselyCompilePair(url: string): AdapterPair {
     // Every timed call is a compile, never a query: counted as the "hits" the row checks.
     hits: () => compiled,
     close: () => plain.destroy(),
+  };
+}
+
+/**
+ * Kysely executing the same query on a driver that answers from memory (the result a real run
+ * returned, handed back as it is): Kysely's building, compiling, plugin passes and executor, with
+ * no database and no cache. A cached() hit goes through that executor too (the plugin design), so
+ * this is the floor Kysely imposes on a hit.
+ */
+export async function kyselyMemoryPair(url: string): Promise<AdapterPair> {
+  const plain = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) }),
+  });
+  const results = new Map<string, QueryResult<unknown>>();
+  for (let c = 0; c < CATEGORIES; c++) {
+    const query = select(plain, c).compile();
+    results.set(JSON.stringify(query.parameters), await plain.executeQuery(query));
+  }
+  let answered = 0;
+  const connection: DatabaseConnection = {
+    executeQuery: <R>(query: CompiledQuery) => {
+      const known = results.get(JSON.stringify(query.parameters));
+      if (known === undefined) return Promise.reject(new Error(`no stored result for ${query.sql}`));
+      answered++;
+      return Promise.resolve(known as QueryResult<R>);
+    },
+    // biome-ignore lint/correctness/useYield: never streamed.
+    streamQuery: async function* () {
+      throw new Error("not streamed");
+    },
+  };
+  const driver: Driver = {
+    init: async () => {},
+    acquireConnection: async () => connection,
+    beginTransaction: async () => {},
+    commitTransaction: async () => {},
+    rollbackTransaction: async () => {},
+    releaseConnection: async () => {},
+    destroy: async () => {},
+  };
+  const fromMemory = new Kysely<Database>({
+    dialect: {
+      createAdapter: () => new PostgresAdapter(),
+      createDriver: () => driver,
+      createIntrospector: (db) => new PostgresIntrospector(db),
+      createQueryCompiler: () => new PostgresQueryCompiler(),
+    },
+  });
+  return {
+    name: "Kysely execute on a driver answering from memory",
+    uncached: (category) => select(plain, category).execute(),
+    cached: (category) => select(fromMemory, category).execute(),
+    hits: () => answered,
+    close: async () => {
+      await plain.destroy();
+      await fromMemory.destroy();
+    },
   };
 }

@@ -2,7 +2,7 @@ import type { CacheWatch } from "@pgcachewatch/core";
 import { pgCacheWatch } from "@pgcachewatch/prisma";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { ensurePrismaClient } from "../../scripts/generate-client.mjs";
-import type { AdapterPair } from "./run-pair.js";
+import { type AdapterPair, CATEGORIES } from "./run-pair.js";
 
 const args = (category: number) => ({ where: { category }, orderBy: { id: "asc" as const }, take: 10 });
 
@@ -89,6 +89,50 @@ export async function prismaQueryBuildingPair(url: string): Promise<AdapterPair>
     close: async () => {
       await plain.$disconnect();
       await fromMemory.$disconnect();
+    },
+  };
+}
+
+type ExecuteRequest = (request: { args?: unknown; clientMethod: string }) => Promise<unknown>;
+
+/**
+ * The floor of a Prisma hit: what Prisma does around the point where the cache answers. A plain
+ * client with one pass-through query extension (as the cache adds one), whose `_executeRequest`
+ * (where the cache's hook answers a hit) returns a result stored from a real run: Prisma's
+ * argument handling, its extension chain and its result visitor, with no compiling, no database
+ * and no cache.
+ */
+export async function prismaHookFloorPair(url: string): Promise<AdapterPair> {
+  const PrismaClient = await clientClass();
+  const plain = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 2 }) });
+  const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 2 }) });
+  const internals = base as unknown as { _executeRequest: ExecuteRequest };
+  const execute = internals._executeRequest.bind(base);
+  const stored = new Map<string, unknown>();
+  let answered = 0;
+  internals._executeRequest = (request) => {
+    const key = `${request.clientMethod}\u0000${JSON.stringify(request.args)}`;
+    if (stored.has(key)) {
+      answered++;
+      return Promise.resolve(stored.get(key));
+    }
+    return execute(request).then((result) => {
+      stored.set(key, result);
+      return result;
+    });
+  };
+  const extended = base.$extends({
+    query: { $allModels: { $allOperations: ({ args, query }) => query(args) } },
+  });
+  for (let c = 0; c < CATEGORIES; c++) await extended.item.findMany(args(c));
+  return {
+    name: "Prisma around the cache's hook (pass-through extension, _executeRequest answering from memory)",
+    uncached: (category) => plain.item.findMany(args(category)),
+    cached: (category) => extended.item.findMany(args(category)),
+    hits: () => answered,
+    close: async () => {
+      await plain.$disconnect();
+      await base.$disconnect();
     },
   };
 }

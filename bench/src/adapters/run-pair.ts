@@ -1,5 +1,6 @@
+import type { CacheWatch } from "@pgcachewatch/core";
+import type { CallCost } from "../measure.js";
 import { measureAsync } from "../measure.js";
-import type { HitCostVariant } from "../scenarios/hit-cost.js";
 
 /** Categories the hit-cost rows rotate through: every key is warm before hits are timed. */
 export const CATEGORIES = 50;
@@ -17,18 +18,32 @@ export interface AdapterPair {
   close(): Promise<void>;
 }
 
-/**
- * Measures an adapter's uncached query and its cached hit the same way the core rows are measured,
- * and checks every timed cached call was a hit (a row that silently timed misses would mislead).
- */
-export async function measurePair(pair: AdapterPair, quick: boolean): Promise<HitCostVariant> {
-  const queryIterations = quick ? 300 : 5_000;
-  const hitIterations = quick ? 5_000 : 100_000;
-  const uncached = await measureAsync((i) => pair.uncached(i % CATEGORIES), {
-    iterations: queryIterations,
-    warmup: Math.min(500, queryIterations),
+export interface IterationCounts {
+  queries: number;
+  hits: number;
+  warmup: number;
+}
+
+export function iterationCounts(quick: boolean): IterationCounts {
+  return quick
+    ? { queries: 300, hits: 5_000, warmup: 2_000 }
+    : { queries: 5_000, hits: 100_000, warmup: 10_000 };
+}
+
+/** The query through the ORM alone, against PostgreSQL. */
+export function measureUncached(pair: AdapterPair, counts: IterationCounts): Promise<CallCost> {
+  return measureAsync((i) => pair.uncached(i % CATEGORIES), {
+    iterations: counts.queries,
+    warmup: Math.min(500, counts.queries),
     batch: 100,
   });
+}
+
+/**
+ * The cached path's hits, every key warm first; checks every timed call was a hit (a row that
+ * silently timed misses would mislead).
+ */
+export async function measureHits(pair: AdapterPair, counts: IterationCounts): Promise<CallCost> {
   for (let c = 0; c < CATEGORIES; c++) await pair.cached(c);
   const before = pair.hits();
   let calls = 0;
@@ -37,9 +52,33 @@ export async function measurePair(pair: AdapterPair, quick: boolean): Promise<Hi
       calls++;
       return pair.cached(i % CATEGORIES);
     },
-    { iterations: hitIterations, warmup: quick ? 2_000 : 10_000 },
+    { iterations: counts.hits, warmup: counts.warmup },
   );
   const hits = pair.hits() - before;
   if (hits < calls) throw new Error(`${pair.name}: only ${hits} of ${calls} cached calls were hits`);
-  return { name: pair.name, target: pair.target, uncached, hit };
+  return hit;
+}
+
+/**
+ * The cached path's misses: the cache is emptied before each call (invalidateAll, in the timed
+ * call: microseconds next to the round trip), so each call loads, fills and returns.
+ */
+export async function measureMisses(
+  pair: AdapterPair,
+  watch: CacheWatch,
+  counts: IterationCounts,
+): Promise<CallCost> {
+  const before = watch.stats().misses;
+  let calls = 0;
+  const miss = await measureAsync(
+    (i) => {
+      calls++;
+      watch.invalidateAll();
+      return pair.cached(i % CATEGORIES);
+    },
+    { iterations: Math.max(100, Math.floor(counts.queries / 5)), warmup: 50, batch: 50 },
+  );
+  const misses = watch.stats().misses - before;
+  if (misses < calls) throw new Error(`${pair.name}: only ${misses} of ${calls} missed calls were misses`);
+  return miss;
 }

@@ -33,24 +33,31 @@ export class CacheConnection implements DatabaseConnection {
   #real: DatabaseConnection | undefined;
   #acquiring: Promise<DatabaseConnection> | undefined;
   #statements = 0;
-  readonly #running = new Set<Promise<unknown>>();
+  /** Statements running on the pool connection; made on the first (a hit sends none). */
+  #running: Set<Promise<unknown>> | undefined;
 
   constructor(context: CacheContext, pass: QueryPass | undefined) {
     this.#context = context;
     this.#pass = pass;
   }
 
-  async executeQuery<R>(
+  // Not async: a hit returns the engine's promise itself, without wrapping it in another.
+  executeQuery<R>(
     compiledQuery: CompiledQuery,
     options?: AbortableOperationOptions,
   ): Promise<QueryResult<R>> {
-    const first = this.#statements++ === 0;
-    const pass = this.#passFor(compiledQuery, first);
-    const cacheOptions = pass?.options;
-    if (cacheOptions == null || !isReadCandidate(compiledQuery)) return this.#execute(compiledQuery, options);
-    // The one query this connection was acquired for, as its first statement: nothing else shares the session.
-    const single = first && this.#pass !== undefined && pass === this.#pass;
-    return this.#executeCached(compiledQuery, cacheOptions, single, options);
+    try {
+      const first = this.#statements++ === 0;
+      const pass = this.#passFor(compiledQuery, first);
+      const cacheOptions = pass?.options;
+      if (cacheOptions == null || !isReadCandidate(compiledQuery))
+        return this.#execute(compiledQuery, options);
+      // The one query this connection was acquired for, as its first statement: nothing else shares the session.
+      const single = first && this.#pass !== undefined && pass === this.#pass;
+      return this.#executeCached(compiledQuery, cacheOptions, single, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async *streamQuery<R>(
@@ -110,9 +117,16 @@ export class CacheConnection implements DatabaseConnection {
     return this.#real;
   }
 
+  /** No statement of this connection is running. */
+  get idle(): boolean {
+    return this.#running === undefined || this.#running.size === 0;
+  }
+
   /** Resolves when no statement of this connection is running on its pool connection. */
   async settled(): Promise<void> {
-    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+    const running = this.#running;
+    if (running === undefined) return;
+    while (running.size > 0) await Promise.allSettled([...running]);
   }
 
   /** The pass of this statement: the one bound at acquire for the first statement, else one still open. */
@@ -149,13 +163,14 @@ export class CacheConnection implements DatabaseConnection {
     const ttl = cacheOptions.ttl ?? this.#context.ttl;
     return watch.load<QueryResult<R>>(
       {
+        // One literal with every field (absent ones undefined): no spread objects per call.
         key,
         inTransaction: !shareable,
         name: compiledQuery.sql,
-        ...(cacheOptions.tables === undefined ? {} : { tables: cacheOptions.tables }),
-        ...(cacheOptions.scope === undefined ? {} : { scope: cacheOptions.scope }),
-        ...(ttl === undefined ? {} : { ttl }),
-        ...(cacheOptions.tags === undefined ? {} : { tags: cacheOptions.tags }),
+        tables: cacheOptions.tables,
+        scope: cacheOptions.scope,
+        ttl,
+        tags: cacheOptions.tags,
         // No signal: Kysely races the caller's signal itself and lets the statement finish in the
         // background (its "ignore query" default), so the load completes and fills for the next
         // caller; "cancel query" reaches the pool connection through cancelQuery().
@@ -192,8 +207,10 @@ export class CacheConnection implements DatabaseConnection {
         },
       );
     });
-    this.#running.add(run);
-    const forget = () => this.#running.delete(run);
+    const running = this.#running ?? new Set<Promise<unknown>>();
+    this.#running = running;
+    running.add(run);
+    const forget = () => running.delete(run);
     run.then(forget, forget);
     return run;
   }

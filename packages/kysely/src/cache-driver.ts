@@ -120,11 +120,19 @@ export class CacheDriver implements Driver {
     );
   }
 
-  async releaseConnection(
-    connection: DatabaseConnection,
-    options?: AbortableOperationOptions,
-  ): Promise<void> {
-    const cache = asCacheConnection(connection);
+  releaseConnection(connection: DatabaseConnection, options?: AbortableOperationOptions): Promise<void> {
+    let cache: CacheConnection;
+    try {
+      cache = asCacheConnection(connection);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // A hit: no pool connection was taken and nothing runs, so there is nothing to wait for.
+    if (cache.real === undefined && cache.idle) return Promise.resolve();
+    return this.#release(cache, options);
+  }
+
+  async #release(cache: CacheConnection, options: AbortableOperationOptions | undefined): Promise<void> {
     // A load abandoned by an aborted caller may still run on it for other waiters: let it finish.
     await cache.settled();
     const real = cache.real;

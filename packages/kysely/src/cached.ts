@@ -33,7 +33,27 @@ export interface CachedMarker extends KyselyPlugin {
 }
 
 export function cached(options: CachedQueryOptions | false = {}): CachedMarker {
-  const resolved = options === false ? null : validate(options);
+  // A marker holds nothing but its options: the common ones are built once (a hit then builds none).
+  if (options === false) {
+    optedOut ??= markerOf(null);
+    return optedOut;
+  }
+  if (
+    options.ttl === undefined &&
+    options.tables === undefined &&
+    options.tags === undefined &&
+    options.scope === undefined
+  ) {
+    plain ??= markerOf(resolveCacheOptions({}));
+    return plain;
+  }
+  return markerOf(validate(options));
+}
+
+let plain: CachedMarker | undefined;
+let optedOut: CachedMarker | undefined;
+
+function markerOf(resolved: ResolvedCacheOptions | null): CachedMarker {
   const marker = (<T extends PluginHost<T>>(host: T): T => host.withPlugin(marker)) as CachedMarker;
   marker.transformQuery = ({ node, queryId }: PluginTransformQueryArgs): RootOperationNode => {
     if (!markPass(queryId, resolved)) throw new CachePluginMissingError();

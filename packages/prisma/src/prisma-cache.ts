@@ -26,6 +26,7 @@ import { RawReadRouter, rawText } from "./raw-reads.js";
 import { requestKey } from "./request-key.js";
 import { sharedEngine, startInBackground } from "./shared-engine.js";
 import { StatementRouter } from "./sql-observer.js";
+import { writableSpine } from "./writable-spine.js";
 
 /** What a query extension hook receives (plus Prisma's internal parameters). */
 export interface OperationCall {
@@ -145,17 +146,20 @@ export class PrismaCache implements CallExecutor {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.watch.load(
-      {
-        key,
-        name: request.clientMethod,
-        ...(call.tables === undefined ? {} : { tables: call.tables }),
-        ...(call.ttl === undefined ? {} : { ttl: call.ttl }),
-        ...(call.tags === undefined ? {} : { tags: call.tags }),
-        ...(call.scope === undefined ? {} : { scope: call.scope }),
-      },
-      run,
-    );
+    return this.watch
+      .load(
+        // One literal with every field (absent ones undefined): no spread objects per call.
+        {
+          key,
+          name: request.clientMethod,
+          tables: call.tables,
+          ttl: call.ttl,
+          tags: call.tags,
+          scope: call.scope,
+        },
+        run,
+      )
+      .then((value) => writableSpine(value, request.args, request.dataPath));
   }
 
   #read(call: OperationCall, model: string): Promise<unknown> {

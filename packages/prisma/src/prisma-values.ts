@@ -10,6 +10,9 @@ const OBJECT_ENUM_VALUE = Symbol.for("prisma.objectEnumValue");
  * refused (then the query is not cached).
  */
 export const encodePrismaValue: ValueEncoder = (value) => {
+  // Arguments are mostly plain objects and arrays, which are neither (a key is built on every hit).
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === Array.prototype) return DEFAULT_ENCODING;
   const v = value as Record<PropertyKey, unknown>;
   if (v[OBJECT_ENUM_VALUE] === true) {
     const name = (value.constructor as { name?: unknown } | undefined)?.name;

@@ -57,6 +57,9 @@ export function cached<A extends unknown[], R>(
     watch.invalidateTags(watch.tagsFor([], [ownTag]), "strategy");
   };
   const detach = options.strategy ? options.strategy.attach(clear) : () => {};
+  // Built once, not per call: a hit allocates only its key, its request and its loader.
+  const tags: readonly string[] = Object.freeze([ownTag]);
+  const ttl = options.ttl;
   const wrapped = (...args: A): Promise<R> => {
     // An argument that cannot be keyed is the caller's error like any other: a rejection, never a synchronous throw.
     let key: string;
@@ -65,15 +68,7 @@ export function cached<A extends unknown[], R>(
     } catch (error) {
       return Promise.reject(error);
     }
-    return watch.load(
-      {
-        key,
-        tables,
-        tags: [ownTag],
-        ...(options.ttl === undefined ? {} : { ttl: options.ttl }),
-      },
-      () => fn(...args),
-    );
+    return watch.load({ key, tables, tags, ttl }, () => fn(...args));
   };
   return Object.assign(wrapped, { clear, detach });
 }

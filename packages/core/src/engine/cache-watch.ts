@@ -20,7 +20,7 @@ import { type Counters, newCounters } from "./counters.js";
 import { DefaultAnalyzer } from "./default-analyzer.js";
 import { DEFAULTS } from "./defaults.js";
 import { type Dependencies, DependencyCollector } from "./dependency-collector.js";
-import { entryRecordBytes } from "./entry-bytes.js";
+import { entryRecordBytes, SETTLED_PROMISE_BYTES } from "./entry-bytes.js";
 import { Flight, type Loader } from "./flight.js";
 import { FlightRegistry } from "./flight-registry.js";
 import { InvalidationClock } from "./invalidation-clock.js";
@@ -33,7 +33,7 @@ import type {
   Mutation,
   Statement,
 } from "./load-request.js";
-import { loadScope } from "./load-scope.js";
+import { loadScope, runInLoadScope } from "./load-scope.js";
 import {
   type BypassReason,
   type CacheObserver,
@@ -269,37 +269,50 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
    * not use the cache (no key, transaction, source down) run `loader` directly.
    */
   load<T>(request: LoadRequest, loader: Loader<T>): Promise<T> {
+    // The hit path stays in this method and builds no closure: a closure here would make every
+    // call allocate a context for the variables it captures, hits included.
     const key = request.scope === undefined ? request.key : scopedKey(request.key, request.scope);
     if (key === undefined || request.inTransaction === true || this.#state !== "serving") {
-      this.#counters.bypassed++;
-      this.#observer.bypass(request, bypassReason(key, request));
-      // Our source is down, others' may not be: the second tier serves only what they cover.
-      const tier = this.#tier;
-      if (
-        tier !== undefined &&
-        key !== undefined &&
-        request.inTransaction !== true &&
-        this.#state !== "stopped"
-      ) {
-        return tier
-          .get(key)
-          .catch(missed)
-          .then((entry) => (entry === undefined ? this.#bypass(request, loader) : (entry.value as T)));
-      }
-      return this.#bypass(request, loader);
+      return this.#notCached(key, request, loader);
     }
     // The clock is read only once some entry can expire (a ttl is in use).
     const entry = this.#store.get(key, this.#expiring ? Date.now() : 0);
-    if (entry !== undefined) {
-      this.#counters.hits++;
-      this.#observer.hit(request, key);
-      // A cached read inside another load: the outer result depends on what this one read.
-      // (No load running: no loader can be calling, and the context lookup is skipped.)
-      if (this.#flights.running.size > 0) loadScope.getStore()?.addTags(entry.tags);
-      // Freeze mode hands every caller the one frozen value; copy mode (and a frozen value that
-      // holds a Buffer, which cannot be frozen) a copy of it.
-      return Promise.resolve((entry.shared === true ? entry.value : cloneValue(entry.value)) as T);
+    if (entry === undefined) return this.#notStored(key, request, loader);
+    this.#counters.hits++;
+    this.#observer.hit(request, key);
+    // A cached read inside another load: the outer result depends on what this one read.
+    // (No load running: no loader can be calling, and the context lookup is skipped.)
+    if (this.#flights.running.size > 0) loadScope.getStore()?.addTags(entry.tags);
+    // Freeze mode hands every caller the one frozen value, as one settled promise made at fill (a
+    // hit allocates nothing); copy mode (and a frozen value that holds a Buffer, which cannot be
+    // frozen) a copy of it.
+    const settled = entry.settled;
+    if (settled !== undefined) return settled as Promise<T>;
+    return Promise.resolve((entry.shared === true ? entry.value : cloneValue(entry.value)) as T);
+  }
+
+  /** A read that must not use the cache (no key, transaction, source down). */
+  #notCached<T>(key: string | undefined, request: LoadRequest, loader: Loader<T>): Promise<T> {
+    this.#counters.bypassed++;
+    this.#observer.bypass(request, bypassReason(key, request));
+    // Our source is down, others' may not be: the second tier serves only what they cover.
+    const tier = this.#tier;
+    if (
+      tier !== undefined &&
+      key !== undefined &&
+      request.inTransaction !== true &&
+      this.#state !== "stopped"
+    ) {
+      return tier
+        .get(key)
+        .catch(missed)
+        .then((entry) => (entry === undefined ? this.#bypass(request, loader) : (entry.value as T)));
     }
+    return this.#bypass(request, loader);
+  }
+
+  /** A cacheable read that missed: shared with concurrent callers when its statement is a plain read. */
+  #notStored<T>(key: string, request: LoadRequest, loader: Loader<T>): Promise<T> {
     if (request.statement !== undefined) {
       // Only a plain read may be shared by callers: two callers of one INSERT must both run it.
       const analysis = this.#analyzer.analyze(request.statement);
@@ -490,7 +503,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     });
     this.#flights.add(flight, declared);
     const run = () =>
-      loadScope.run(dependencies, () =>
+      runInLoadScope(dependencies, () =>
         observation.run(() => loader(flight.controller.signal, flight.control)),
       );
     // The second tier is asked after the tick is taken: a hit fills the first tier only if the
@@ -637,12 +650,17 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
       return "too-large";
     }
     if (ttl > 0) this.#expiring = true;
+    const kept = stored.value;
+    // Made outside any load's scope: the promise must not keep a load's collector alive.
+    const settled = stored.shared ? loadScope.exit(() => Promise.resolve(kept)) : undefined;
+    // Every entry has the same fields, so the hit path reads one object shape.
     this.#store.set(key, {
-      value: stored.value,
-      bytes: stored.bytes + recordBytes,
+      value: kept,
+      bytes: stored.bytes + recordBytes + (stored.shared ? SETTLED_PROMISE_BYTES : 0),
       tags,
       expiresAt: ttl > 0 ? Date.now() + ttl : Number.POSITIVE_INFINITY,
-      ...(stored.shared ? { shared: true } : {}),
+      shared: stored.shared,
+      settled,
     });
     // A load that filled the first tier fills the second; the tier checks its own marks against the token.
     if (token !== undefined) this.#tier?.fill(key, { value: stored.value, tags }, ttl, token);

@@ -23,16 +23,21 @@ export function queryKey(
   params: readonly unknown[],
   encodeValue?: ValueEncoder,
 ): string | undefined {
-  const parts: string[] = [];
-  for (const parameter of params) {
-    const encoded = encode(parameter, 0, encodeValue);
+  // Built by appending to one string (no array of parts per value): a key is built on every hit.
+  let key = namespace.join("\u0000");
+  key += "\u0000";
+  for (let i = 0; i < params.length; i++) {
+    const encoded = encode(params[i], 0, encodeValue);
     if (encoded === undefined) return undefined;
-    parts.push(encoded);
+    key += i === 0 ? encoded : `,${encoded}`;
   }
-  return `${namespace.join("\u0000")}\u0000${parts.join(",")}`;
+  return key;
 }
 
 const MAX_DEPTH = 64;
+
+/** Object keys that JSON.stringify spells as they are between quotes (most field names). */
+const PLAIN_KEY = /^[\w$ .-]*$/;
 
 function encode(value: unknown, depth: number, hook: ValueEncoder | undefined): string | undefined {
   switch (typeof value) {
@@ -59,13 +64,13 @@ function encode(value: unknown, depth: number, hook: ValueEncoder | undefined): 
     if (own !== DEFAULT_ENCODING) return own === undefined ? undefined : `~${own}`;
   }
   if (Array.isArray(value)) {
-    const items: string[] = [];
-    for (const item of value) {
-      const encoded = encode(item, depth + 1, hook);
+    let out = "[";
+    for (let i = 0; i < value.length; i++) {
+      const encoded = encode(value[i], depth + 1, hook);
       if (encoded === undefined) return undefined;
-      items.push(encoded);
+      out += i === 0 ? encoded : `,${encoded}`;
     }
-    return `[${items.join(",")}]`;
+    return `${out}]`;
   }
   if (value instanceof Date) return `d${value.getTime()}`;
   if (ArrayBuffer.isView(value)) {
@@ -74,11 +79,14 @@ function encode(value: unknown, depth: number, hook: ValueEncoder | undefined): 
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return undefined;
   // Key order is kept: pg sends JSON text in insertion order; two spellings are two entries, never one entry for two queries.
-  const fields: string[] = [];
-  for (const [key, field] of Object.entries(value)) {
-    const encoded = encode(field, depth + 1, hook);
+  const keys = Object.keys(value);
+  let out = "{";
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const encoded = encode((value as Record<string, unknown>)[key], depth + 1, hook);
     if (encoded === undefined) return undefined;
-    fields.push(`${JSON.stringify(key)}:${encoded}`);
+    const name = PLAIN_KEY.test(key) ? `"${key}"` : JSON.stringify(key);
+    out += i === 0 ? `${name}:${encoded}` : `,${name}:${encoded}`;
   }
-  return `{${fields.join(",")}}`;
+  return `${out}}`;
 }

@@ -9,6 +9,11 @@ export interface StoreEntry {
   readonly expiresAt: number;
   /** The value is deep-frozen and handed to every caller as it is (isolation "freeze"). */
   readonly shared?: boolean;
+  /**
+   * For a shared value: the value as one settled promise, returned to every hit as it is (a
+   * settled promise cannot be changed, and each caller's `then` makes its own chain).
+   */
+  readonly settled?: Promise<unknown> | undefined;
 }
 
 export type RemovalReason = "evicted" | "expired" | "invalidated";

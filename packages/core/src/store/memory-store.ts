@@ -2,6 +2,7 @@ import type { CacheStore, RemovalReason, StoreEntry, TagUsage } from "./cache-st
 import {
   CONS_STRING_BYTES,
   MAP_SLOT_BYTES,
+  plainObjectBytes,
   SET_SLOT_BYTES,
   SMALLEST_SET_BYTES,
   stringBytes,
@@ -16,10 +17,10 @@ export interface MemoryStoreOptions {
 // What the store's own structures cost, on top of the entries' bytes. A Map or Set leaves a removed
 // key's slot in place until its table is rebuilt, and grows instead of rebuilding while fewer than
 // half the slots are removed; it shrinks once under a quarter is in use. With keys coming and going
-// (evictions, and every hit moves its key to the end) a table holds up to 4 slots per live key.
+// (evictions, invalidations) a table holds up to 4 slots per live key.
 
-/** An entry's share of the LRU Map. */
-const ENTRY_INDEX_BYTES = 4 * MAP_SLOT_BYTES;
+/** An entry's share of the key Map, and its node in the recency list. */
+const ENTRY_INDEX_BYTES = 4 * MAP_SLOT_BYTES + plainObjectBytes(4);
 /** An entry's share of the Set of one of its tags. */
 const TAG_MEMBER_BYTES = 4 * SET_SLOT_BYTES;
 /** An indexed tag, besides its characters: its Set, its share of the tag index Map, a cons string. */
@@ -35,13 +36,27 @@ function indexedTagBytes(tag: string): number {
   return TAG_INDEX_BYTES + stringBytes(tag);
 }
 
+/** An entry in the recency list: least recently used at the head, most recently used at the tail. */
+class Node {
+  prev: Node | undefined = undefined;
+  next: Node | undefined = undefined;
+  constructor(
+    readonly key: string,
+    readonly entry: StoreEntry,
+  ) {}
+}
+
 /**
  * An LRU bounded by entry count and by approximate bytes, with per-entry expiry and an index from
- * tag to keys that shrinks with the entries. A Map's insertion order is the recency order. `bytes`
- * is the entries' own bytes plus what indexing them costs.
+ * tag to keys that shrinks with the entries. Recency is a doubly linked list through the entries'
+ * nodes: a hit relinks one node (a few pointer writes), where moving a key to the end of a Map
+ * costs a delete and an insert with their hashing. `bytes` is the entries' own bytes plus what
+ * indexing them costs.
  */
 export class MemoryStore implements CacheStore {
-  readonly #entries = new Map<string, StoreEntry>();
+  readonly #entries = new Map<string, Node>();
+  #head: Node | undefined = undefined;
+  #tail: Node | undefined = undefined;
   readonly #tagIndex = new Map<string, Set<string>>();
   readonly #options: MemoryStoreOptions;
   #bytes = 0;
@@ -63,22 +78,26 @@ export class MemoryStore implements CacheStore {
   }
 
   get(key: string, now: number): StoreEntry | undefined {
-    const entry = this.#entries.get(key);
-    if (entry === undefined) return undefined;
-    if (entry.expiresAt <= now) {
-      this.#remove(key, entry, "expired");
+    const node = this.#entries.get(key);
+    if (node === undefined) return undefined;
+    if (node.entry.expiresAt <= now) {
+      this.#remove(node, "expired");
       return undefined;
     }
     // Most recently used goes last.
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
-    return entry;
+    if (node !== this.#tail) {
+      this.#unlink(node);
+      this.#append(node);
+    }
+    return node.entry;
   }
 
   set(key: string, entry: StoreEntry): void {
     const previous = this.#entries.get(key);
-    if (previous !== undefined) this.#remove(key, previous, "invalidated");
-    this.#entries.set(key, entry);
+    if (previous !== undefined) this.#remove(previous, "invalidated");
+    const node = new Node(key, entry);
+    this.#entries.set(key, node);
+    this.#append(node);
     this.#bytes += storedBytes(entry);
     for (const tag of entry.tags) {
       let keys = this.#tagIndex.get(tag);
@@ -93,9 +112,9 @@ export class MemoryStore implements CacheStore {
   }
 
   delete(key: string): boolean {
-    const entry = this.#entries.get(key);
-    if (entry === undefined) return false;
-    this.#remove(key, entry, "invalidated");
+    const node = this.#entries.get(key);
+    if (node === undefined) return false;
+    this.#remove(node, "invalidated");
     return true;
   }
 
@@ -104,9 +123,9 @@ export class MemoryStore implements CacheStore {
     if (keys === undefined) return 0;
     let removed = 0;
     for (const key of [...keys]) {
-      const entry = this.#entries.get(key);
-      if (entry !== undefined) {
-        this.#remove(key, entry, "invalidated");
+      const node = this.#entries.get(key);
+      if (node !== undefined) {
+        this.#remove(node, "invalidated");
         removed++;
       }
     }
@@ -121,6 +140,8 @@ export class MemoryStore implements CacheStore {
       for (const key of this.#entries.keys()) this.#options.onRemove(key, "invalidated");
     }
     this.#entries.clear();
+    this.#head = undefined;
+    this.#tail = undefined;
     this.#tagIndex.clear();
     this.#bytes = 0;
     return removed;
@@ -129,7 +150,7 @@ export class MemoryStore implements CacheStore {
   usageBy(groupOf: (tag: string) => string | undefined): Map<string, TagUsage> {
     const usage = new Map<string, TagUsage>();
     const groups = new Set<string>();
-    for (const entry of this.#entries.values()) {
+    for (const { entry } of this.#entries.values()) {
       groups.clear();
       for (const tag of entry.tags) {
         const group = groupOf(tag);
@@ -151,16 +172,35 @@ export class MemoryStore implements CacheStore {
   #evict(): void {
     const { maxEntries, maxBytes } = this.#options;
     while (this.#entries.size > maxEntries || this.#bytes > maxBytes) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done) return;
-      const entry = this.#entries.get(oldest.value);
-      if (entry === undefined) return;
-      this.#remove(oldest.value, entry, "evicted");
+      const oldest = this.#head;
+      if (oldest === undefined) return;
+      this.#remove(oldest, "evicted");
     }
   }
 
-  #remove(key: string, entry: StoreEntry, reason: RemovalReason): void {
+  #append(node: Node): void {
+    const tail = this.#tail;
+    node.prev = tail;
+    node.next = undefined;
+    if (tail === undefined) this.#head = node;
+    else tail.next = node;
+    this.#tail = node;
+  }
+
+  #unlink(node: Node): void {
+    const { prev, next } = node;
+    if (prev === undefined) this.#head = next;
+    else prev.next = next;
+    if (next === undefined) this.#tail = prev;
+    else next.prev = prev;
+    node.prev = undefined;
+    node.next = undefined;
+  }
+
+  #remove(node: Node, reason: RemovalReason): void {
+    const { key, entry } = node;
     this.#entries.delete(key);
+    this.#unlink(node);
     this.#bytes -= storedBytes(entry);
     for (const tag of entry.tags) {
       const keys = this.#tagIndex.get(tag);

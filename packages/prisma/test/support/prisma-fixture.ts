@@ -1,4 +1,10 @@
-import { type CacheWatch, type ChangeEvent, createCacheWatch, type InvalidateInfo } from "@pgcachewatch/core";
+import {
+  type CacheWatch,
+  type CacheWatchOptions,
+  type ChangeEvent,
+  createCacheWatch,
+  type InvalidateInfo,
+} from "@pgcachewatch/core";
 import { formatNotifyPayload } from "@pgcachewatch/core/adapter";
 import type { DatabaseFixture } from "@pgcachewatch/testdb/vitest";
 import { PrismaPg } from "@prisma/adapter-pg";
@@ -33,12 +39,13 @@ export interface PrismaFixture {
 export async function openPrismaFixture(
   db: DatabaseFixture,
   options: PgCacheWatchOptions = {},
+  engine: Pick<CacheWatchOptions, "isolation"> = {},
 ): Promise<PrismaFixture> {
   const writer = await db.externalWriter();
   await createTestSchema(writer, CHANNEL);
   // Seeded before the listener starts, so no seed notification can arrive during a test.
   await seed(writer);
-  const watch = createCacheWatch({ connectionString: db.url, channel: CHANNEL });
+  const watch = createCacheWatch({ connectionString: db.url, channel: CHANNEL, ...engine });
   await watch.start();
   const { base, prisma } = createExtendedClient(db.url, watch, options);
   return {
