@@ -15,6 +15,7 @@ import type {
   WithClause,
 } from "@pgsql/types";
 import { type CandidateConstraint, rowConstraintCandidates } from "./row-constraints.js";
+import { type WriteCandidate, writeCandidate } from "./write-constraints.js";
 
 /**
  * What one statement says about itself, before the catalog gives its names a meaning: the
@@ -66,6 +67,8 @@ export interface StatementFacts {
   readonly schemaChange: boolean;
   /** Row constraints of a SELECT, before the catalog says which tables and columns they name. */
   readonly rowCandidates?: readonly CandidateConstraint[];
+  /** What an INSERT, UPDATE or DELETE names of the rows it changes, before the catalog. */
+  readonly writeCandidate?: WriteCandidate;
 }
 
 type AstObject = Record<string, unknown>;
@@ -401,7 +404,8 @@ export function statementFacts(stmt: unknown): StatementFacts {
   const dml = DML_KINDS[type];
   if (dml) {
     collector.modify(body, NO_CTES);
-    return facts(collector, dml);
+    const write = writeCandidate(stmt);
+    return write ? { ...facts(collector, dml), writeCandidate: write } : facts(collector, dml);
   }
 
   collector.markOpaque(UTILITY_REASONS[type] ?? `utility statement ${type}`);

@@ -1,0 +1,100 @@
+import type { RowWrite, WriteColumn, WriteSource } from "../engine/statement-analysis.js";
+import type { CatalogRelation, CatalogSnapshot } from "./catalog-snapshot.js";
+import type { StatementKind } from "./statement-facts.js";
+import type { WriteCandidate } from "./write-constraints.js";
+
+/**
+ * The catalog's side of what a write changes. `sideEffects`: the tables it changes besides its
+ * targets (referencing tables whose foreign-key actions cascade, set null or set default,
+ * recursively; tables the rules on a target reference), all of them as a whole. `rowWrite`: the
+ * columns of an ordinary target whose values the statement names (write-constraints.ts), when
+ * nothing but the statement's own rows can change (no trigger of the user's, no rule, no
+ * partitions or inheritance, no cascade back into the table itself).
+ */
+
+/** Relations a write to `targets` changes besides them. */
+export function sideEffects(
+  snapshot: CatalogSnapshot,
+  targets: readonly CatalogRelation[],
+  kind: StatementKind,
+  candidate: WriteCandidate | undefined,
+): CatalogRelation[] {
+  const out = new Map<string, CatalogRelation>();
+  const seen = new Set(targets.map((t) => t.oid));
+  // UPDATE of known columns cascades only through keys it assigns; anything else may touch any key.
+  const assigned =
+    candidate?.kind === "update" && candidate.tableWide === undefined && candidate.assignsUnknown !== true
+      ? new Set(candidate.columns.filter((c) => c.assigned).map((c) => c.column))
+      : undefined;
+  const deletes = kind === "delete" || kind === "merge";
+  // INSERT ... ON CONFLICT DO UPDATE updates rows; a plain INSERT touches no referencing row.
+  const updates =
+    kind === "update" || kind === "merge" || (kind === "insert" && candidate?.tableWide !== undefined);
+  const queue: { rel: CatalogRelation; direct: boolean }[] = targets.map((rel) => ({ rel, direct: true }));
+  const add = (rel: CatalogRelation) => {
+    if (!out.has(rel.oid)) out.set(rel.oid, rel);
+    if (seen.has(rel.oid)) return;
+    seen.add(rel.oid);
+    // A cascaded row may cascade further, by whatever action its own keys have.
+    queue.push({ rel, direct: false });
+  };
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    const { rel, direct } = next;
+    for (const oid of snapshot.ruleReferences(rel.oid, true).relations) {
+      const referenced = snapshot.relationByOid(oid);
+      if (referenced) add(referenced);
+    }
+    for (const action of snapshot.referencingActions(rel)) {
+      const child = snapshot.relationByOid(action.child);
+      if (!child) continue;
+      const byDelete = action.onDelete && (!direct || deletes);
+      const byUpdate =
+        action.onUpdate &&
+        (!direct ||
+          (updates && (assigned === undefined || action.columns.some((column) => assigned.has(column)))));
+      // A cascade back into a target is listed too: it changes beyond the rows its statement names.
+      if (byDelete || byUpdate) add(child);
+    }
+  }
+  return [...out.values()];
+}
+
+/** Per-row write of `rel`, or undefined when only the whole table can be named. */
+export function rowWrite(
+  snapshot: CatalogSnapshot,
+  rel: CatalogRelation,
+  candidate: WriteCandidate,
+): RowWrite | undefined {
+  if (candidate.tableWide !== undefined) return undefined;
+  if (rel.kind !== "r" || rel.temporary || snapshot.hasChildren(rel) || snapshot.parents(rel.oid).length > 0)
+    return undefined;
+  if (snapshot.hasWriteHooks(rel)) return undefined;
+  const returnedAs = new Map<string, string>();
+  for (const output of candidate.returning) {
+    if (!returnedAs.has(output.column)) returnedAs.set(output.column, output.name);
+  }
+  const columns: WriteColumn[] = [];
+  for (const [name, column] of snapshot.constrainableColumns(rel)) {
+    const written = candidate.columns.find((c) => c.column === name);
+    const returned = returnedAs.get(name) ?? (candidate.returningAll ? name : undefined);
+    const fromText = (values: WriteColumnValues) => (values === undefined ? [] : [{ values }]);
+    const fromResult: WriteSource[] = returned === undefined ? [] : [{ returned }];
+    let parts: WriteSource[][];
+    if (candidate.kind === "delete") parts = [[...fromText(written?.old), ...fromResult]];
+    else if (candidate.kind === "insert") parts = [[...fromText(written?.new), ...fromResult]];
+    else if (written?.assigned === true || candidate.assignsUnknown === true || column.generated) {
+      // RETURNING gives the new values only; the old ones must come from the WHERE.
+      parts = [
+        fromText(written?.old),
+        [...fromText(written?.assigned === true ? written.new : undefined), ...fromResult],
+      ];
+    } else {
+      // Not assigned: the old values are the new ones.
+      parts = [[...fromText(written?.old), ...fromResult]];
+    }
+    if (parts.every((part) => part.length > 0)) columns.push({ column: name, type: column.family, parts });
+  }
+  return { table: { schema: rel.schema, table: rel.name }, columns };
+}
+
+type WriteColumnValues = WriteCandidate["columns"][number]["old"];
