@@ -190,7 +190,9 @@ interface ForeignKeyActionRow {
 /** A foreign key whose ON DELETE / ON UPDATE action writes the referencing table. */
 export interface ForeignKeyAction {
   readonly child: string;
-  readonly onDelete: boolean;
+  /** What deleting a referenced row does to the referencing rows: deletes them (CASCADE) or updates them (SET NULL / DEFAULT). */
+  readonly onDelete: "delete" | "update" | undefined;
+  /** Updating a referenced key updates the referencing rows. */
   readonly onUpdate: boolean;
   /** The referenced columns: an UPDATE cascades only when it assigns one of them. */
   readonly columns: readonly string[];
@@ -246,7 +248,7 @@ export class CatalogSnapshot {
       const action = (type: string) => type === "c" || type === "n" || type === "d";
       pushTo(this.foreignKeyActions, k.parent, {
         child: k.child,
-        onDelete: action(k.on_delete),
+        onDelete: k.on_delete === "c" ? "delete" : action(k.on_delete) ? "update" : undefined,
         onUpdate: action(k.on_update),
         columns: k.columns,
       });

@@ -20,7 +20,6 @@ export function sideEffects(
   candidate: WriteCandidate | undefined,
 ): CatalogRelation[] {
   const out = new Map<string, CatalogRelation>();
-  const seen = new Set(targets.map((t) => t.oid));
   // UPDATE of known columns cascades only through keys it assigns; anything else may touch any key.
   const assigned =
     candidate?.kind === "update" && candidate.tableWide === undefined && candidate.assignsUnknown !== true
@@ -30,30 +29,44 @@ export function sideEffects(
   // INSERT ... ON CONFLICT DO UPDATE updates rows; a plain INSERT touches no referencing row.
   const updates =
     kind === "update" || kind === "merge" || (kind === "insert" && candidate?.tableWide !== undefined);
-  const queue: { rel: CatalogRelation; direct: boolean }[] = targets.map((rel) => ({ rel, direct: true }));
-  const add = (rel: CatalogRelation) => {
+  // How the rows of each relation change: a deleted row cascades by ON DELETE, an updated one by ON UPDATE.
+  type Change = {
+    readonly deleted: boolean;
+    readonly updated: boolean;
+    readonly columns?: ReadonlySet<string>;
+  };
+  const queue: { rel: CatalogRelation; change: Change }[] = targets.map((rel) => ({
+    rel,
+    change: { deleted: deletes, updated: updates, ...(assigned === undefined ? {} : { columns: assigned }) },
+  }));
+  const reached = new Map<string, { deleted: boolean; updated: boolean }>();
+  const add = (rel: CatalogRelation, deleted: boolean) => {
     if (!out.has(rel.oid)) out.set(rel.oid, rel);
-    if (seen.has(rel.oid)) return;
-    seen.add(rel.oid);
-    // A cascaded row may cascade further, by whatever action its own keys have.
-    queue.push({ rel, direct: false });
+    const before = reached.get(rel.oid) ?? { deleted: false, updated: false };
+    const now = { deleted: before.deleted || deleted, updated: before.updated || !deleted };
+    if (now.deleted === before.deleted && now.updated === before.updated) return;
+    reached.set(rel.oid, now);
+    // Its rows may cascade further, by the actions of the keys referencing it (any of its columns may have changed).
+    queue.push({ rel, change: { deleted, updated: !deleted } });
   };
   for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-    const { rel, direct } = next;
+    const { rel, change } = next;
     for (const oid of snapshot.ruleReferences(rel.oid, true).relations) {
       const referenced = snapshot.relationByOid(oid);
-      if (referenced) add(referenced);
+      if (referenced) add(referenced, false);
     }
     for (const action of snapshot.referencingActions(rel)) {
       const child = snapshot.relationByOid(action.child);
       if (!child) continue;
-      const byDelete = action.onDelete && (!direct || deletes);
-      const byUpdate =
+      if (change.deleted && action.onDelete !== undefined) add(child, action.onDelete === "delete");
+      const columns = change.columns;
+      if (
+        change.updated &&
         action.onUpdate &&
-        (!direct ||
-          (updates && (assigned === undefined || action.columns.some((column) => assigned.has(column)))));
-      // A cascade back into a target is listed too: it changes beyond the rows its statement names.
-      if (byDelete || byUpdate) add(child);
+        (columns === undefined || action.columns.some((column) => columns.has(column)))
+      ) {
+        add(child, false);
+      }
     }
   }
   return [...out.values()];
