@@ -162,6 +162,9 @@ describe("the rows a write names (read-your-writes per row)", () => {
     expect(await writes("UPDATE users SET name = 'x' WHERE id = 1")).toEqual(["users"]);
     expect(await writes("UPDATE users SET id = 5 WHERE id = 1")).toEqual(["posts", "users"]);
     expect(await rowWrites("UPDATE users SET id = 5 WHERE id = 1")).toEqual({ users: ["id: 1 | 5"] });
+    // TRUNCATE ... CASCADE empties every referencing table, whatever its key's actions; without CASCADE nothing else.
+    expect(await writes("TRUNCATE users CASCADE")).toEqual(["comments", "likes", "posts", "users"]);
+    expect(await writes("TRUNCATE likes")).toEqual(["likes"]);
     // A rule on the table: what it references counts as written.
     expect(await writes("DELETE FROM ruled WHERE id = 1")).toEqual(["audit_log", "ruled"]);
   });

@@ -116,6 +116,13 @@ describe("a write through watch.query drops the rows it names", () => {
     expect((await read(COMMENTS, [5])).rows).toEqual([{ body: "on five" }]);
   });
 
+  it("TRUNCATE ... CASCADE drops the reads of the tables it empties through foreign keys", async () => {
+    await warm([COMMENTS, [7]], [TITLE, [5]]);
+    await watch.query(pool, "TRUNCATE posts CASCADE");
+    expect(await read(COMMENTS, [7])).toEqual({ hit: false, rows: [] });
+    expect(await read(TITLE, [5])).toEqual({ hit: false, rows: [] });
+  });
+
   it("DELETE ... = ANY($1) and INSERT with the key given", async () => {
     await warm([TITLE, [5]], [TITLE, [3]], [TITLE, [9]], [BY_AUTHOR, [2]], [BY_AUTHOR, [3]]);
     await watch.query(pool, "DELETE FROM posts WHERE id = ANY($1)", [[3]]);

@@ -109,13 +109,14 @@ SELECT t.tgrelid::pg_catalog.text AS rel
  WHERE NOT t.tgisinternal AND n.nspname <> 'pgcachewatch'
 UNION
 SELECT r.ev_class::pg_catalog.text FROM pg_catalog.pg_rewrite r WHERE r.rulename <> '_RETURN';
--- Foreign keys whose actions write the referencing table when the referenced one changes.
+-- Foreign keys: their actions write the referencing table when the referenced one changes, and
+-- TRUNCATE ... CASCADE empties every referencing table.
 SELECT k.confrelid::pg_catalog.text AS parent, k.conrelid::pg_catalog.text AS child,
        k.confdeltype AS on_delete, k.confupdtype AS on_update,
        ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a
               WHERE a.attrelid = k.confrelid AND a.attnum = ANY (k.confkey)) AS columns
   FROM pg_catalog.pg_constraint k
- WHERE k.contype = 'f' AND (k.confdeltype IN ('c', 'n', 'd') OR k.confupdtype IN ('c', 'n', 'd'));
+ WHERE k.contype = 'f';
 COMMIT;
 `;
 
@@ -187,7 +188,7 @@ interface ForeignKeyActionRow {
   readonly columns: readonly string[];
 }
 
-/** A foreign key whose ON DELETE / ON UPDATE action writes the referencing table. */
+/** A foreign key referencing a table: what its ON DELETE / ON UPDATE actions do to the referencing table. */
 export interface ForeignKeyAction {
   readonly child: string;
   /** What deleting a referenced row does to the referencing rows: deletes them (CASCADE) or updates them (SET NULL / DEFAULT). */

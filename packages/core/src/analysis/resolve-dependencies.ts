@@ -346,7 +346,13 @@ class Resolver {
   private resolveWrites(facts: StatementFacts): RowWrite[] {
     if (this.written.size === 0) return [];
     const targets = [...this.written.values()];
-    const extra = sideEffects(this.snapshot, targets, facts.kind, facts.writeCandidate);
+    const extra = sideEffects(
+      this.snapshot,
+      targets,
+      facts.kind,
+      facts.writeCandidate,
+      facts.truncateCascade === true,
+    );
     for (const rel of extra) this.expandWrite(rel, true, new Set());
     const candidate = facts.writeCandidate;
     const target = targets[0];

@@ -18,6 +18,7 @@ export function sideEffects(
   targets: readonly CatalogRelation[],
   kind: StatementKind,
   candidate: WriteCandidate | undefined,
+  truncateCascade = false,
 ): CatalogRelation[] {
   const out = new Map<string, CatalogRelation>();
   // UPDATE of known columns cascades only through keys it assigns; anything else may touch any key.
@@ -33,21 +34,36 @@ export function sideEffects(
   type Change = {
     readonly deleted: boolean;
     readonly updated: boolean;
+    readonly truncated: boolean;
     readonly columns?: ReadonlySet<string>;
   };
   const queue: { rel: CatalogRelation; change: Change }[] = targets.map((rel) => ({
     rel,
-    change: { deleted: deletes, updated: updates, ...(assigned === undefined ? {} : { columns: assigned }) },
+    change: {
+      deleted: deletes,
+      updated: updates,
+      truncated: truncateCascade,
+      ...(assigned === undefined ? {} : { columns: assigned }),
+    },
   }));
-  const reached = new Map<string, { deleted: boolean; updated: boolean }>();
-  const add = (rel: CatalogRelation, deleted: boolean) => {
+  const reached = new Map<string, { deleted: boolean; updated: boolean; truncated: boolean }>();
+  const add = (rel: CatalogRelation, deleted: boolean, truncated = false) => {
     if (!out.has(rel.oid)) out.set(rel.oid, rel);
-    const before = reached.get(rel.oid) ?? { deleted: false, updated: false };
-    const now = { deleted: before.deleted || deleted, updated: before.updated || !deleted };
-    if (now.deleted === before.deleted && now.updated === before.updated) return;
+    const before = reached.get(rel.oid) ?? { deleted: false, updated: false, truncated: false };
+    const now = {
+      deleted: before.deleted || deleted,
+      updated: before.updated || !deleted,
+      truncated: before.truncated || truncated,
+    };
+    if (
+      now.deleted === before.deleted &&
+      now.updated === before.updated &&
+      now.truncated === before.truncated
+    )
+      return;
     reached.set(rel.oid, now);
     // Its rows may cascade further, by the actions of the keys referencing it (any of its columns may have changed).
-    queue.push({ rel, change: { deleted, updated: !deleted } });
+    queue.push({ rel, change: { deleted, updated: !deleted, truncated } });
   };
   for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
     const { rel, change } = next;
@@ -58,6 +74,8 @@ export function sideEffects(
     for (const action of snapshot.referencingActions(rel)) {
       const child = snapshot.relationByOid(action.child);
       if (!child) continue;
+      // TRUNCATE ... CASCADE empties every referencing table, whatever its key's actions.
+      if (change.truncated) add(child, true, true);
       if (change.deleted && action.onDelete !== undefined) add(child, action.onDelete === "delete");
       const columns = change.columns;
       if (

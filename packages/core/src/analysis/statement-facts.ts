@@ -67,6 +67,8 @@ export interface StatementFacts {
   readonly schemaChange: boolean;
   /** Row constraints of a SELECT, before the catalog says which tables and columns they name. */
   readonly rowCandidates?: readonly CandidateConstraint[];
+  /** `TRUNCATE ... CASCADE`: the tables referencing the targets are emptied too. */
+  readonly truncateCascade?: true;
   /** What an INSERT, UPDATE or DELETE names of the rows it changes, before the catalog. */
   readonly writeCandidate?: WriteCandidate;
 }
@@ -429,7 +431,9 @@ export function statementFacts(stmt: unknown): StatementFacts {
         const rel = "RangeVar" in node ? collector.relation(node.RangeVar, NO_CTES) : undefined;
         if (rel) collector.writes.push(rel);
       }
-      return facts(collector, "utility");
+      return (body as TruncateStmt).behavior === "DROP_CASCADE"
+        ? { ...facts(collector, "utility"), truncateCascade: true }
+        : facts(collector, "utility");
     case "ExplainStmt":
     case "DeclareCursorStmt":
     case "PrepareStmt":
