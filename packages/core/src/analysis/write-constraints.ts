@@ -75,9 +75,9 @@ export function writeCandidate(stmt: unknown): WriteCandidate | undefined {
 }
 
 function candidate(body: Node, kind: WriteCandidate["kind"]): WriteCandidate | undefined {
-  const relation = field(body, "relation") ?? asNode(body.relation);
+  const relation = field(body, "relation");
   if (relation === undefined || typeof relation.relname !== "string") return undefined;
-  const alias = field(relation, "alias")?.aliasname ?? asNode(relation.alias)?.aliasname;
+  const alias = field(relation, "alias")?.aliasname;
   const occurrence: Occurrence = {
     schema: typeof relation.schemaname === "string" ? relation.schemaname : undefined,
     name: relation.relname,
@@ -144,7 +144,7 @@ function tableWideReason(body: Node, kind: WriteCandidate["kind"]): string | und
   if (body.withClause !== undefined) return "a WITH clause";
   if (kind === "update" && asList(body.fromClause).length > 0) return "UPDATE ... FROM";
   if (kind === "delete" && asList(body.usingClause).length > 0) return "DELETE ... USING";
-  const conflict = field(body, "onConflictClause") ?? asNode(body.onConflictClause);
+  const conflict = field(body, "onConflictClause");
   if (conflict !== undefined && conflict.action !== "ONCONFLICT_NOTHING") return "ON CONFLICT DO UPDATE";
   return undefined;
 }
@@ -193,9 +193,8 @@ function writeValue(expression: unknown): ConstraintValue | "null" | undefined {
   const cast = field(node, "TypeCast");
   if (cast !== undefined) {
     // A type modifier may change the value on the way (char(n), varchar(n), numeric(p, s)).
-    if (asList(field(cast, "typeName")?.typmods ?? asNode(cast.typeName)?.typmods).length > 0)
-      return undefined;
-    if (asList(asNode(cast.typeName)?.arrayBounds).length > 0) return undefined;
+    if (asList(field(cast, "typeName")?.typmods).length > 0) return undefined;
+    if (asList(field(cast, "typeName")?.arrayBounds).length > 0) return undefined;
     return writeValue(cast.arg);
   }
   const param = field(node, "ParamRef");
