@@ -51,6 +51,8 @@ export const STEPS: readonly TourStep[] = [
     path: "/posts/2",
     warmupPath: "/posts/1",
     show: (body) => `author: ${JSON.stringify((body as PostBody).author)}`,
+    // Another post: the cached read is of post 2.
+    otherRowWrite: "UPDATE posts SET title = 'Sketch of the Analytical Engine' WHERE id = 1",
     // The post's row is untouched: the joined table changed.
     write: "UPDATE users SET name = 'Grace B. Hopper' WHERE id = 2",
     isFresh: (body) => (body as PostBody).author === "Grace B. Hopper",
@@ -73,6 +75,8 @@ export const STEPS: readonly TourStep[] = [
     path: "/users/3",
     warmupPath: "/users/2",
     show: (body) => `posts: ${JSON.stringify((body as UserBody).posts?.map((p) => p.title))}`,
+    // A post of another user: the cached read is of user 3 and their posts.
+    otherRowWrite: "UPDATE posts SET body = 'A letter, reprinted.' WHERE id = 2",
     // The user's row is untouched: a post reached through `select: { posts }` changed.
     write: "UPDATE posts SET title = 'On GOTO' WHERE id = 3",
     isFresh: (body) => (body as UserBody).posts?.[0]?.title === "On GOTO",
@@ -88,6 +92,8 @@ export const STEPS: readonly TourStep[] = [
     path: "/posts/1/comments",
     warmupPath: "/posts/2/comments",
     show: (body) => `bodies: ${JSON.stringify((body as CommentBody[]).map((c) => c.body))}`,
+    // A comment on post 3: the cached read is of post 1's comments.
+    otherRowWrite: "UPDATE comments SET body = 'Strong, true words.' WHERE id = 4",
     write: "UPDATE comments SET body = 'Correct.' WHERE id = 2",
     isFresh: (body) => (body as CommentBody[]).some((c) => c.body === "Correct."),
   },

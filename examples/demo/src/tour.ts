@@ -32,6 +32,11 @@ export interface TourStep {
   show(body: unknown): string;
   /** What the other service runs, in one transaction, as literal SQL. */
   write: string;
+  /**
+   * A write by the other service to rows the response does not contain, run before `write`: the
+   * change event names its rows, so the cached entry stays (row-level invalidation).
+   */
+  otherRowWrite?: string;
   /** Whether a response reflects the write. */
   isFresh(body: unknown): boolean;
   /** A step that drives its own processes instead of one app's requests (e.g. several instances). */
@@ -59,6 +64,8 @@ export interface StepResult {
   /** Time from the writer sending COMMIT to the cache entry being dropped. */
   invalidatedAfterMs?: number;
   freshMs?: number;
+  /** After `otherRowWrite`'s event arrived: what the engine's stats counted for the same request. */
+  otherRowRead?: ReadKind;
   stats?: CacheWatchStats;
 }
 
@@ -118,6 +125,31 @@ export async function runStep(
       return { body, status: response.status, kind, serverMs: timings.last() };
     };
 
+    /** A write to other rows: once its event is in, the same request is read again; the stats say hit or miss. */
+    const writeOtherRow = async (sql: string): Promise<ReadKind> => {
+      write(`   another service writes a row the response does not contain:`);
+      write(`     ${cyan(truncate(`${sql}; COMMIT`, 74))}`);
+      const delivered = waitForChange(example.watch);
+      await writer.query("BEGIN");
+      await writer.query(sql);
+      await writer.query("COMMIT");
+      const event = await delivered;
+      const again = await get();
+      const keys = Object.entries(event.columns ?? {})
+        .map(([column, values]) => `${column} ${values.join(",")}`)
+        .join("; ");
+      const named = event.columns === undefined ? "no rows (table-wide)" : keys;
+      const outcome =
+        again.kind === "hit" ? green("entry kept") : yellow(`entry dropped (cache ${again.kind})`);
+      write(
+        `   ${label(again.kind === "hit" ? "hit" : "miss")} ${ms(again.serverMs).padStart(9)}   ${outcome}: ` +
+          dim(`NOTIFY ${event.operation} on ${event.table} named ${truncate(named, 30)}`),
+      );
+      if (again.kind !== "hit")
+        throw new StepFailure(`a write to another row dropped the entry (${again.kind})`);
+      return again.kind;
+    };
+
     // One request for other data first: the miss below is then not also paying for a new connection.
     const warmup = await fetch(`${url}${step.warmupPath}`);
     await warmup.arrayBuffer();
@@ -133,6 +165,8 @@ export async function runStep(
         dim(`(from memory; median of ${HIT_SAMPLES}, timed in the app)`),
     );
 
+    const otherRowRead =
+      step.otherRowWrite === undefined ? undefined : await writeOtherRow(step.otherRowWrite);
     write(`   another service, on its own connection:`);
     write(`     ${cyan(truncate(`${step.write}; COMMIT`, 74))}`);
     const dropped = waitForInvalidation(example.watch);
@@ -156,7 +190,15 @@ export async function runStep(
       `   ${label("fresh")} ${ms(fresh.serverMs).padStart(9)}   ${green(truncate(step.show(fresh.body), 60))}`,
     );
     return {
-      result: { ...base, url, missMs: miss.serverMs, hitMs, invalidatedAfterMs, freshMs: fresh.serverMs },
+      result: {
+        ...base,
+        url,
+        missMs: miss.serverMs,
+        hitMs,
+        invalidatedAfterMs,
+        freshMs: fresh.serverMs,
+        ...(otherRowRead === undefined ? {} : { otherRowRead }),
+      },
       running,
     };
   } catch (error) {
@@ -213,6 +255,25 @@ function waitForInvalidation(watch: CacheWatch): Promise<{ at: number; event: Ch
       watch.off("invalidate", onInvalidate);
     };
     watch.on("invalidate", onInvalidate);
+  });
+}
+
+/** Resolves with the next change event the engine receives. */
+function waitForChange(watch: CacheWatch): Promise<ChangeEvent> {
+  return new Promise((resolve, reject) => {
+    const onChange = (event: ChangeEvent) => {
+      cleanup();
+      resolve(event);
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new StepFailure(`no change event within ${INVALIDATION_TIMEOUT_MS / 1000} s of the COMMIT`));
+    }, INVALIDATION_TIMEOUT_MS);
+    const cleanup = () => {
+      clearTimeout(timer);
+      watch.off("change", onChange);
+    };
+    watch.on("change", onChange);
   });
 }
 

@@ -20,6 +20,14 @@ test("the tour shows, for every app, a miss, a hit and a fresh read after an ext
     );
     expect(tour.results.map((r) => r.id)).toEqual(["cached()", "drizzle", "prisma", "kysely", "fleet"]);
     expect(tour.ok).toBe(true);
+    // Row-level invalidation: a write to rows the response does not contain left the entry a hit (engine stats).
+    expect(tour.results.map((r) => [r.id, r.otherRowRead])).toEqual([
+      ["cached()", undefined],
+      ["drizzle", "hit"],
+      ["prisma", "hit"],
+      ["kysely", "hit"],
+    ]);
+    expect(lines.join("\n")).toContain("entry kept: NOTIFY update on comments named id 4; post_id 3");
     for (const result of tour.results) {
       if (result.id === "fleet") continue; // its hits are Redis hits, checked below
       expect(result.stats?.hits).toBeGreaterThan(0);

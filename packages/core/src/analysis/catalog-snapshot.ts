@@ -90,7 +90,8 @@ SELECT n.nspname AS schema, EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.
 SELECT a.attrelid::text AS rel, a.attname AS name,
        CASE WHEN a.atttypid IN (20, 21, 23) THEN 'int' WHEN a.atttypid = 2950 THEN 'uuid' ELSE 'text' END AS family,
        EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
-                WHERE k.conrelid = a.attrelid AND k.contype IN ('p', 'f') AND a.attnum = ANY (k.conkey)) AS is_key
+                WHERE k.conrelid = a.attrelid AND k.contype IN ('p', 'f') AND a.attnum = ANY (k.conkey)) AS is_key,
+       a.attgenerated <> '' AS generated
   FROM pg_catalog.pg_attribute a
   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid AND c.relkind = 'r'
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -99,6 +100,23 @@ SELECT a.attrelid::text AS rel, a.attname AS name,
    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
    AND (a.atttypid IN (20, 21, 23, 2950)
         OR (a.atttypid IN (25, 1043) AND (coll.oid IS NULL OR coll.collisdeterministic)));
+-- Tables whose writes run the user's code (triggers other than pgcachewatch's own, rules): what
+-- such a write changes is more than its text names.
+SELECT t.tgrelid::pg_catalog.text AS rel
+  FROM pg_catalog.pg_trigger t
+  JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+ WHERE NOT t.tgisinternal AND n.nspname <> 'pgcachewatch'
+UNION
+SELECT r.ev_class::pg_catalog.text FROM pg_catalog.pg_rewrite r WHERE r.rulename <> '_RETURN';
+-- Foreign keys: their actions write the referencing table when the referenced one changes, and
+-- TRUNCATE ... CASCADE empties every referencing table.
+SELECT k.confrelid::pg_catalog.text AS parent, k.conrelid::pg_catalog.text AS child,
+       k.confdeltype AS on_delete, k.confupdtype AS on_update,
+       ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid = k.confrelid AND a.attnum = ANY (k.confkey)) AS columns
+  FROM pg_catalog.pg_constraint k
+ WHERE k.contype = 'f';
 COMMIT;
 `;
 
@@ -146,6 +164,7 @@ interface ColumnRow {
   readonly name: string;
   readonly family: "int" | "uuid" | "text";
   readonly is_key: boolean;
+  readonly generated?: boolean;
 }
 
 /** A column a row constraint may use (see row-constraints.ts). */
@@ -153,6 +172,31 @@ export interface ConstrainableColumn {
   readonly family: "int" | "uuid" | "text";
   /** Part of a primary or foreign key: change events carry its values. */
   readonly isKey: boolean;
+  /** A generated column: an UPDATE of the columns it is computed from changes it. */
+  readonly generated: boolean;
+}
+
+interface WriteHookRow {
+  readonly rel: string;
+}
+
+interface ForeignKeyActionRow {
+  readonly parent: string;
+  readonly child: string;
+  readonly on_delete: string;
+  readonly on_update: string;
+  readonly columns: readonly string[];
+}
+
+/** A foreign key referencing a table: what its ON DELETE / ON UPDATE actions do to the referencing table. */
+export interface ForeignKeyAction {
+  readonly child: string;
+  /** What deleting a referenced row does to the referencing rows: deletes them (CASCADE) or updates them (SET NULL / DEFAULT). */
+  readonly onDelete: "delete" | "update" | undefined;
+  /** Updating a referenced key updates the referencing rows. */
+  readonly onUpdate: boolean;
+  /** The referenced columns: an UPDATE cascades only when it assigns one of them. */
+  readonly columns: readonly string[];
 }
 
 interface NamespaceRow {
@@ -183,6 +227,8 @@ export class CatalogSnapshot {
   private readonly functionsByOid = new Map<string, CatalogFunction>();
   private readonly operatorsByName = new Map<string, string[]>();
   private readonly columnsByRelation = new Map<string, Map<string, ConstrainableColumn>>();
+  private readonly writeHooks = new Set<string>();
+  private readonly foreignKeyActions = new Map<string, ForeignKeyAction[]>();
   /** Names a reload did not find: asking again would not find them in this snapshot either. */
   private readonly confirmedAbsent = new Set<string>();
 
@@ -195,14 +241,26 @@ export class CatalogSnapshot {
     operators: readonly OperatorRow[];
     namespaces: readonly NamespaceRow[];
     columns?: readonly ColumnRow[];
+    writeHooks?: readonly WriteHookRow[];
+    foreignKeyActions?: readonly ForeignKeyActionRow[];
   }) {
+    for (const hook of rows.writeHooks ?? []) this.writeHooks.add(hook.rel);
+    for (const k of rows.foreignKeyActions ?? []) {
+      const action = (type: string) => type === "c" || type === "n" || type === "d";
+      pushTo(this.foreignKeyActions, k.parent, {
+        child: k.child,
+        onDelete: k.on_delete === "c" ? "delete" : action(k.on_delete) ? "update" : undefined,
+        onUpdate: action(k.on_update),
+        columns: k.columns,
+      });
+    }
     for (const c of rows.columns ?? []) {
       let columns = this.columnsByRelation.get(c.rel);
       if (!columns) {
         columns = new Map();
         this.columnsByRelation.set(c.rel, columns);
       }
-      columns.set(c.name, { family: c.family, isKey: c.is_key });
+      columns.set(c.name, { family: c.family, isKey: c.is_key, generated: c.generated === true });
     }
     this.currentUser = rows.session.current_user;
     this.searchPath = rows.session.search_path;
@@ -259,6 +317,21 @@ export class CatalogSnapshot {
   /** A column of an ordinary table that a row constraint may use, or undefined. */
   constrainableColumn(relation: CatalogRelation, column: string): ConstrainableColumn | undefined {
     return this.columnsByRelation.get(relation.oid)?.get(column);
+  }
+
+  /** Every column of an ordinary table that a row constraint may use. */
+  constrainableColumns(relation: CatalogRelation): ReadonlyMap<string, ConstrainableColumn> {
+    return this.columnsByRelation.get(relation.oid) ?? new Map();
+  }
+
+  /** Writes to the table run the user's code: a trigger (not pgcachewatch's own) or a rule. */
+  hasWriteHooks(relation: CatalogRelation): boolean {
+    return this.writeHooks.has(relation.oid);
+  }
+
+  /** Foreign keys referencing the table whose actions write their table. */
+  referencingActions(relation: CatalogRelation): readonly ForeignKeyAction[] {
+    return this.foreignKeyActions.get(relation.oid) ?? [];
   }
 
   /** Inheritance children or partitions: rows of the table may be reported under other names. */
@@ -332,5 +405,7 @@ export async function loadCatalogSnapshot(client: pg.Client): Promise<CatalogSna
     operators: rows<OperatorRow>(7),
     namespaces: rows<NamespaceRow>(8),
     columns: rows<ColumnRow>(9),
+    writeHooks: rows<WriteHookRow>(10),
+    foreignKeyActions: rows<ForeignKeyActionRow>(11),
   });
 }

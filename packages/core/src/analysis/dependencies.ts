@@ -1,4 +1,4 @@
-import type { RowConstraint } from "../engine/statement-analysis.js";
+import type { RowConstraint, RowWrite } from "../engine/statement-analysis.js";
 import type { TableRef } from "../events/table-name.js";
 import type { StatementKind, TransactionControl } from "./statement-facts.js";
 
@@ -21,6 +21,12 @@ export interface StatementDependencies {
    * counts as a write to its base tables.
    */
   readonly writes: readonly TableRef[];
+  /**
+   * Targets of `writes` whose changed rows the statement names, column by column (WHERE, SET,
+   * VALUES, RETURNING); the other tables of `writes` change as a whole (foreign-key actions,
+   * rules, triggers, partitions, views, shapes that name no rows).
+   */
+  readonly rowWrites?: readonly RowWrite[];
   /** Why the result cannot be cached from these reads alone; undefined when dependencies are fully known. */
   readonly opaque: string | undefined;
   /** Why the result may differ per role or session (row-level security, `current_user`, ...); undefined when it cannot. */

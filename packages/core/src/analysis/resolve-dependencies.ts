@@ -1,8 +1,9 @@
-import type { RowConstraint } from "../engine/statement-analysis.js";
+import type { RowConstraint, RowWrite } from "../engine/statement-analysis.js";
 import type { TableRef } from "../events/table-name.js";
 import { classifyBuiltin, type Volatility } from "./builtin-functions.js";
 import type { CatalogFunction, CatalogRelation, CatalogSnapshot } from "./catalog-snapshot.js";
 import type { AnalyzeContext, StatementDependencies } from "./dependencies.js";
+import { rowWrite, sideEffects } from "./resolve-writes.js";
 import { parseSearchPath, USER_SCHEMA } from "./search-path.js";
 import type { FunctionName, OperatorName, RelationName, StatementFacts } from "./statement-facts.js";
 import { viewDefinitionFacts } from "./view-definitions.js";
@@ -50,6 +51,8 @@ function tableKey(schema: string, table: string): string {
 class Resolver {
   private readonly reads = new Map<string, TableRef>();
   private readonly writes = new Map<string, TableRef>();
+  /** The relations behind `writes`, for what the catalog says their writes change. */
+  private readonly written = new Map<string, CatalogRelation>();
   /** How many ways each table is read (directly, through a view, as an ancestor): a row constraint needs exactly one. */
   private readonly readCounts = new Map<string, number>();
   private opaque: string | undefined;
@@ -234,6 +237,7 @@ class Resolver {
       case "p":
       case "f": {
         this.addTable(this.writes, rel);
+        this.written.set(rel.oid, rel);
         if (!inh) return;
         for (const child of this.snapshot.children(rel.oid)) {
           const childRel = this.snapshot.relationByOid(child);
@@ -335,6 +339,35 @@ class Resolver {
     return [...chosen.values()].map((c) => c.constraint);
   }
 
+  /**
+   * Add what the writes change besides their targets (foreign-key actions, rules), and name the
+   * rows of a single ordinary target where the statement can (read-your-writes per row).
+   */
+  private resolveWrites(facts: StatementFacts): RowWrite[] {
+    if (this.written.size === 0) return [];
+    const targets = [...this.written.values()];
+    const extra = sideEffects(
+      this.snapshot,
+      targets,
+      facts.kind,
+      facts.writeCandidate,
+      facts.truncateCascade === true,
+    );
+    for (const rel of extra) this.expandWrite(rel, true, new Set());
+    const candidate = facts.writeCandidate;
+    const target = targets[0];
+    if (candidate === undefined || targets.length !== 1 || target === undefined) return [];
+    if (extra.some((rel) => rel.oid === target.oid)) return [];
+    // The text names the target's columns only when it writes the table itself (not through a view).
+    const named = this.findRelation(
+      { schema: candidate.target.schema, name: candidate.target.name, inh: candidate.target.inh },
+      true,
+    );
+    if (named?.oid !== target.oid) return [];
+    const found = rowWrite(this.snapshot, target, candidate);
+    return found === undefined ? [] : [found];
+  }
+
   resolve(facts: StatementFacts, final: boolean): Resolution {
     this.opaque = facts.opaque;
     this.sessionDependent = facts.sessionDependent;
@@ -346,6 +379,7 @@ class Resolver {
       const found = this.findRelation(rel, true);
       if (found) this.expandWrite(found, rel.inh, new Set());
     }
+    const rowWrites = this.resolveWrites(facts);
     for (const fn of facts.functions) this.call(fn);
     for (const op of facts.operators) this.operator(op);
     // A schema of the path that does not exist may have been created since the snapshot.
@@ -368,6 +402,7 @@ class Resolver {
         reads: [...this.reads.values()],
         ...(rowReads.length > 0 ? { rowReads } : {}),
         writes: [...this.writes.values()],
+        ...(rowWrites.length > 0 ? { rowWrites } : {}),
         opaque: this.opaque,
         sessionDependent: this.sessionDependent,
         transaction: facts.transaction,

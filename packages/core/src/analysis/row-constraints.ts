@@ -60,7 +60,7 @@ function strings(list: unknown): string[] | undefined {
   return out;
 }
 
-interface Occurrence extends TableOccurrence {
+export interface Occurrence extends TableOccurrence {
   /** The name columns are qualified with: the alias, else the table name. */
   readonly qualifier: string;
   /** Under the right side of a LEFT JOIN. */
@@ -68,9 +68,9 @@ interface Occurrence extends TableOccurrence {
 }
 
 /** Column reference as (occurrence index, column), or undefined when it cannot be placed. */
-type Column = { readonly occurrence: number; readonly column: string };
+export type Column = { readonly occurrence: number; readonly column: string };
 
-interface Scope {
+export interface Scope {
   readonly occurrences: Occurrence[];
   /** Every other FROM item (subqueries, functions): an unqualified column may belong to one. */
   otherItems: number;
@@ -178,7 +178,7 @@ function collectFrom(
 }
 
 /** The top-level AND conjuncts of an expression (the expression itself when it is no AND). */
-function conjuncts(expression: unknown): Node[] {
+export function conjuncts(expression: unknown): Node[] {
   const node = asNode(expression);
   if (node === undefined) return [];
   const bool = field(node, "BoolExpr");
@@ -195,7 +195,7 @@ function isEquals(name: unknown): boolean {
   );
 }
 
-function columnOf(expression: unknown, scope: Scope): Column | undefined {
+export function columnOf(expression: unknown, scope: Scope): Column | undefined {
   const ref = field(expression, "ColumnRef");
   if (ref === undefined) return undefined;
   const parts = strings(ref.fields);
@@ -220,7 +220,7 @@ function columnOf(expression: unknown, scope: Scope): Column | undefined {
 }
 
 /** A literal or parameter on the value side; a cast of it is still the same value. */
-function constantOf(expression: unknown): ConstraintValue | undefined {
+export function constantOf(expression: unknown): ConstraintValue | undefined {
   const node = asNode(expression);
   if (node === undefined) return undefined;
   const cast = field(node, "TypeCast");
@@ -239,7 +239,7 @@ function constantOf(expression: unknown): ConstraintValue | undefined {
 }
 
 /** `col = value`, `value = col`, `col IN (...)`, `col = ANY(...)` as (column, values); `col = col` as a pair. */
-function equality(
+export function equality(
   conjunct: Node,
   scope: Scope,
 ): { column: Column; values: ConstraintValue[] } | { pair: [Column, Column] } | undefined {

@@ -15,6 +15,7 @@ import type {
   WithClause,
 } from "@pgsql/types";
 import { type CandidateConstraint, rowConstraintCandidates } from "./row-constraints.js";
+import { type WriteCandidate, writeCandidate } from "./write-constraints.js";
 
 /**
  * What one statement says about itself, before the catalog gives its names a meaning: the
@@ -66,6 +67,10 @@ export interface StatementFacts {
   readonly schemaChange: boolean;
   /** Row constraints of a SELECT, before the catalog says which tables and columns they name. */
   readonly rowCandidates?: readonly CandidateConstraint[];
+  /** `TRUNCATE ... CASCADE`: the tables referencing the targets are emptied too. */
+  readonly truncateCascade?: true;
+  /** What an INSERT, UPDATE or DELETE names of the rows it changes, before the catalog. */
+  readonly writeCandidate?: WriteCandidate;
 }
 
 type AstObject = Record<string, unknown>;
@@ -401,7 +406,8 @@ export function statementFacts(stmt: unknown): StatementFacts {
   const dml = DML_KINDS[type];
   if (dml) {
     collector.modify(body, NO_CTES);
-    return facts(collector, dml);
+    const write = writeCandidate(stmt);
+    return write ? { ...facts(collector, dml), writeCandidate: write } : facts(collector, dml);
   }
 
   collector.markOpaque(UTILITY_REASONS[type] ?? `utility statement ${type}`);
@@ -425,7 +431,9 @@ export function statementFacts(stmt: unknown): StatementFacts {
         const rel = "RangeVar" in node ? collector.relation(node.RangeVar, NO_CTES) : undefined;
         if (rel) collector.writes.push(rel);
       }
-      return facts(collector, "utility");
+      return (body as TruncateStmt).behavior === "DROP_CASCADE"
+        ? { ...facts(collector, "utility"), truncateCascade: true }
+        : facts(collector, "utility");
     case "ExplainStmt":
     case "DeclareCursorStmt":
     case "PrepareStmt":

@@ -43,14 +43,21 @@ import {
   NO_OP_OBSERVER,
 } from "./observer.js";
 import type { CacheWatchOptions } from "./options.js";
+import { returnedRows } from "./returned-rows.js";
 import { RowColumns } from "./row-columns.js";
 import { tableWideTags } from "./row-tags.js";
 import type { SecondTier, SecondTierEntry, SecondTierToken } from "./second-tier.js";
-import { isPromise, type StatementAnalysis, type StatementAnalyzer } from "./statement-analysis.js";
-import { StatementRunner } from "./statement-runner.js";
+import {
+  isPromise,
+  type RowWrite,
+  type StatementAnalysis,
+  type StatementAnalyzer,
+} from "./statement-analysis.js";
+import { type RunningWrite, StatementRunner } from "./statement-runner.js";
 import { type CacheWatchStats, LatencyWindow } from "./stats.js";
 import { refsOf, tableOfTag, tagsOf, userTag } from "./tags.js";
 import { setUpTriggers } from "./trigger-setup.js";
+import { writtenColumns } from "./written-rows.js";
 
 export type {
   CacheWatchEvents,
@@ -150,7 +157,7 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
     this.#statements = new StatementRunner({
       analyzer: () => this.#analyzer,
       connections: this.#connections,
-      beginMutation: (tables) => this.beginMutation(tables),
+      beginWrite: (analysis, params) => this.#beginWrite(analysis, params),
     });
     this.#readyPromise = this.#newReadyPromise();
   }
@@ -404,6 +411,38 @@ export class CacheWatch extends EventEmitter<CacheWatchEvents> {
         completed = true;
         const extra = refsOf(extraTables, this.defaultSchema);
         this.#invalidateTags([...refs, ...extra], [...tags, ...extra.flatMap(tableWideTags)], "mutation");
+      },
+    };
+  }
+
+  /**
+   * A write the runner saw: its tables, or the rows it names of them, are marked before it runs
+   * and invalidated when it completes, through the path a change event takes (`tagsOfChange`),
+   * so a write and its event drop the same entries.
+   */
+  #beginWrite(analysis: StatementAnalysis, params: readonly unknown[] | undefined): RunningWrite {
+    const refs = analysis.writes;
+    const rows = refs.map((ref) => rowWriteOf(analysis.rowWrites, ref));
+    const tagsOf = (columns: readonly (Record<string, string[]> | undefined)[]) =>
+      refs.flatMap((ref, i) => this.#rowColumns.tagsOfChange(ref, columns[i]));
+    // Before it runs, the rows its RETURNING will name are not known: their columns count as unknown.
+    this.#clock.mark(tagsOf(rows.map((row) => row && writtenColumns(row, params, undefined))));
+    return {
+      finish: (result) => {
+        const returned = rows.some((row) => row !== undefined) ? returnedRows(result) : undefined;
+        const columns = rows.map((row) => row && writtenColumns(row, params, returned));
+        let completed = false;
+        return {
+          tables: refs,
+          complete: (extraTables) => {
+            if (completed) return;
+            completed = true;
+            const extra = refsOf(extraTables, this.defaultSchema);
+            // Tags now, not when it ran: loads since (in its transaction's lifetime) may constrain new columns.
+            const tags = [...tagsOf(columns), ...extra.flatMap(tableWideTags)];
+            this.#invalidateTags([...refs, ...extra], tags, "mutation");
+          },
+        };
       },
     };
   }
@@ -784,6 +823,10 @@ function isSharedRead(analysis: StatementAnalysis): boolean {
 function bypassReason(key: string | undefined, request: LoadRequest): BypassReason {
   if (key === undefined) return "no-key";
   return request.inTransaction === true ? "transaction" : "not-serving";
+}
+
+function rowWriteOf(rowWrites: readonly RowWrite[] | undefined, ref: TableRef): RowWrite | undefined {
+  return rowWrites?.find((row) => row.table.schema === ref.schema && row.table.table === ref.table);
 }
 
 /** A second tier that broke its promise never to reject: a miss. */

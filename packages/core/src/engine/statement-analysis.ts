@@ -18,6 +18,30 @@ export interface RowConstraint {
   readonly values: readonly ConstraintValue[];
 }
 
+/** Where values of a written column come from: the statement's text (to bind), or a RETURNING output. */
+export type WriteSource =
+  | { readonly values: readonly ConstraintValue[] }
+  /** The output column of that name in the rows the statement returned. */
+  | { readonly returned: string };
+
+/**
+ * A column of a written table whose values (old and new) the statement can name. Every part must
+ * give values (an UPDATE of the column: its old values and its new ones); within a part, the
+ * first source that gives them is used. A column not listed is unknown: every entry constrained
+ * on it is dropped, as for a change event without values for it.
+ */
+export interface WriteColumn {
+  readonly column: string;
+  readonly type: RowConstraint["type"];
+  readonly parts: readonly (readonly WriteSource[])[];
+}
+
+/** A write target whose changed rows the statement can name column by column (read-your-writes per row). */
+export interface RowWrite {
+  readonly table: TableRef;
+  readonly columns: readonly WriteColumn[];
+}
+
 /** What the engine needs to know about one SQL text that ran (see analysis/: PostgreSQL's parser and catalog). */
 export interface StatementAnalysis {
   /** Base tables read (views expanded, a partitioned table with its partitions). */
@@ -25,6 +49,8 @@ export interface StatementAnalysis {
   /** Reads of `reads` that depend only on some rows; the other tables of `reads` depend on every row. */
   readonly rowReads?: readonly RowConstraint[];
   readonly writes: readonly TableRef[];
+  /** Targets of `writes` whose changed rows can be named; the other tables of `writes` change as a whole. */
+  readonly rowWrites?: readonly RowWrite[];
   /** Why the reads alone cannot describe the result (a volatile function, a materialized view, ...). */
   readonly opaque: string | undefined;
   /** Why the result may differ per role or session (row-level security, current_user, current_setting). */

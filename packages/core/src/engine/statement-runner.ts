@@ -1,20 +1,27 @@
-import type { TableRef } from "../events/table-name.js";
 import type { ConnectionStates } from "./connection-states.js";
 import type { Mutation, Statement } from "./load-request.js";
 import { loadScope } from "./load-scope.js";
 import { isPromise, type StatementAnalysis, type StatementAnalyzer } from "./statement-analysis.js";
 
+/** A write that is running: marked already; `finish` with its result gives what to invalidate. */
+export interface RunningWrite {
+  /** `result`: what the driver returned (RETURNING rows name more rows), undefined when it failed. */
+  finish(result: unknown): Mutation;
+}
+
 interface RunnerDeps {
   readonly analyzer: () => StatementAnalyzer;
   readonly connections: ConnectionStates;
-  readonly beginMutation: (tables: readonly TableRef[]) => Mutation;
+  readonly beginWrite: (analysis: StatementAnalysis, params: readonly unknown[] | undefined) => RunningWrite;
 }
 
 /**
  * Every statement an adapter sends goes through here, reads and writes alike: it is analysed
  * (memoised by text), recorded against the load it belongs to, tracked for transaction control
  * on its connection, and, when it writes, marked before it runs and invalidated when it
- * completes (after COMMIT or ROLLBACK inside a transaction): read-your-writes in one place.
+ * completes (after COMMIT or ROLLBACK inside a transaction): read-your-writes in one place. A
+ * write invalidates the rows it names (its WHERE, VALUES, SET constants, RETURNING values) and
+ * the table's whole-table dependents, or the whole table when it cannot name them.
  */
 export class StatementRunner {
   readonly #deps: RunnerDeps;
@@ -56,13 +63,14 @@ export class StatementRunner {
     loadScope.getStore()?.record(analysis, connections.inTransaction(connection), statement.params);
     const control = analysis.transaction;
     if (control === "begin" && connection !== undefined) connections.begin(connection);
-    const mutation = analysis.writes.length > 0 ? this.#deps.beginMutation(analysis.writes) : undefined;
+    const write = analysis.writes.length > 0 ? this.#deps.beginWrite(analysis, statement.params) : undefined;
     const schemaChange = analysis.schemaChange === true;
-    if (mutation === undefined && control === undefined && !schemaChange) return run();
-    const settle = (failed: boolean) => {
+    if (write === undefined && control === undefined && !schemaChange) return run();
+    const settle = (failed: boolean, result?: unknown) => {
       // DDL ran: names may mean something else now.
       if (schemaChange) this.#deps.analyzer().invalidateCatalog();
-      if (mutation) connections.completeWrite(connection, mutation);
+      // The rows the write names are decided now; their tags when it completes (after COMMIT).
+      if (write) connections.completeWrite(connection, write.finish(failed ? undefined : result));
       if (connection === undefined) return;
       // A failed BEGIN opened nothing; COMMIT and ROLLBACK end the transaction either way.
       if ((control === "begin" && failed) || control === "commit" || control === "rollback") {
@@ -80,7 +88,7 @@ export class StatementRunner {
     }
     return running.then(
       (value) => {
-        settle(false);
+        settle(false, value);
         return value;
       },
       (error: unknown) => {
