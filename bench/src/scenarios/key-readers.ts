@@ -19,6 +19,15 @@ export interface EventLedger {
    * applied and, for a source with a visibility recheck, a re-report covering it was applied too.
    */
   windowClosed(id: number, n: number, at: number): boolean;
+  /**
+   * The same verdict for a write identified only by when its statement returned (epoch ms): its
+   * event was applied once an event the server committed after that moment was applied (events
+   * arrive in commit order), plus the recheck's re-report for a source that has one. Exact when
+   * a write's own event may be table-wide (it cannot be picked out among them by counting).
+   * Uses the events' sentAt (the WAL source: commit time; NOTIFY: the statement's time, which
+   * precedes its commit); false for events without it.
+   */
+  windowClosedAfterCommit(returnedAtEpoch: number, at: number): boolean;
   /** When the n-th keyed event naming `id` was applied (n from 1), for delivery delays. */
   arrivalOf(id: number, n: number): number | undefined;
   /** First-time events applied that carried no key values (each counts for every key). */
@@ -77,6 +86,8 @@ export function ledgerOf(
   const reReportTimes: number[][] = Array.from({ length: keys + 1 }, () => []);
   const tableWideTimes: number[] = [];
   const tableWideReReportTimes: number[] = [];
+  // First reports in arrival (= commit) order: when applied, and the server's commit time.
+  const commits: { at: number; committed: number }[] = [];
   let events = 0;
   let reReports = 0;
   let reReportEntries = 0;
@@ -106,6 +117,7 @@ export function ledgerOf(
     seen.add(event);
     lastReceivedAt = event.receivedAt;
     events++;
+    if (event.sentAt !== undefined) commits.push({ at, committed: event.sentAt });
     if (ids === undefined) {
       tableWideTimes.push(at);
       return;
@@ -154,6 +166,19 @@ export function ledgerOf(
       if (recheckDelay === undefined) return true;
       const from = first + recheckDelay - SLACK;
       return coveredBy(reReportTimes[id] ?? [], from, at) || coveredBy(tableWideReReportTimes, from, at);
+    },
+    windowClosedAfterCommit(returnedAtEpoch, at) {
+      // Date.now() floors: the write committed before returnedAtEpoch + 1.
+      const after = commits.find((c) => c.committed > returnedAtEpoch + 1);
+      if (after === undefined || after.at > at) return false;
+      if (recheckDelay === undefined) return true;
+      // Re-reports of one table are due in the order of their first reports: one applied at or
+      // after first + recheckDelay means the re-report of every earlier change was applied too.
+      const from = after.at + recheckDelay - SLACK;
+      return (
+        reReportTimes.some((times) => coveredBy(times, from, at)) ||
+        coveredBy(tableWideReReportTimes, from, at)
+      );
     },
     arrivalOf: (id, n) => arrivals[id]?.[n - 1],
     tableWide: () => tableWideTimes.length,
