@@ -26,6 +26,7 @@ test("the tour shows, for every app, a miss, a hit and a fresh read after an ext
       ["drizzle", "hit"],
       ["prisma", "hit"],
       ["kysely", "hit"],
+      ["fleet", undefined],
     ]);
     expect(lines.join("\n")).toContain("entry kept: NOTIFY update on comments named id 4; post_id 3");
     for (const result of tour.results) {
